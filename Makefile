@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-threading test-eventlet bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml cellsched/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[all,test]' -e ./cellsched
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/cellsched demo
+
+# The mode is process-global and cannot be undone, so the suite runs
+# once per mode, each in its own pytest process.
+test: test-threading test-eventlet
+
+test-threading: $(STAMP)
+	$(PY) -m pytest -q --offramp-mode=threading $(PYTEST_ARGS)
+
+test-eventlet: $(STAMP)
+	$(PY) -m pytest -q --offramp-mode=eventlet $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info cellsched/src/*.egg-info

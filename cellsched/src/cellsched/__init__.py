@@ -1,0 +1,1 @@
+"""cellsched: the reference multi-cell scheduler built on offramp."""

@@ -1,0 +1,1 @@
+"""offramp: get Python services off Eventlet."""
