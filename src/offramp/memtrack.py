@@ -167,8 +167,8 @@ def read(proc: psutil.Process, ts: float | None = None) -> ProcessSample | None:
             threads = proc.num_threads()
             cpu = proc.cpu_times()
             ppid, name, started = proc.ppid(), proc.name(), proc.create_time()
-            try:
-                cmd = " ".join(proc.cmdline())
+            try:  # strip: setproctitle pads the title with blanks
+                cmd = " ".join(proc.cmdline()).strip()
             except psutil.AccessDenied:
                 cmd = ""
     except psutil.NoSuchProcess:  # ZombieProcess is a subclass
@@ -243,6 +243,10 @@ class Tracker:
         self._stop = threading.Event()
         self._stop_reason = "stopped"
         self._thread: threading.Thread | None = None
+        # Waiters use this event, not Thread.join: a join interrupted by
+        # KeyboardInterrupt can wrongly mark the thread finished (bpo-45274
+        # on some 3.11 releases), and the CLI waits under signals.
+        self._done = threading.Event()
 
     def sample(self) -> list[ProcessSample]:
         """Take one sample now and fold it into the peaks."""
@@ -299,6 +303,8 @@ class Tracker:
         except BaseException as exc:  # surfaced to the owner via .error
             self.error = exc
             self.stopped_by = "error"
+        finally:
+            self._done.set()
 
     def start(self) -> Tracker:
         if self._thread is not None:
@@ -311,8 +317,7 @@ class Tracker:
         """Wait for the sampling thread to end; True if it has."""
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._done.wait(timeout)
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the sampling thread to finish and wait for it."""

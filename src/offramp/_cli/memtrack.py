@@ -83,6 +83,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _oneline(cmd: str) -> str:
+    # A multi-line ``python -c`` script would break the row.
+    return " ".join(cmd.split())
+
+
 def _mib(n: int) -> str:
     return f"{n / MiB:.1f}"
 
@@ -131,7 +136,7 @@ class _Printer:
             total = sum(s.rss for s in samples)
             when = time.strftime("%H:%M:%S")
             rows = [[str(s.pid), str(s.ppid), _mib(s.rss), str(s.threads),
-                     f"{s.cpu_time:.2f}", s.cmdline]
+                     f"{s.cpu_time:.2f}", _oneline(s.cmdline)]
                     for s in sorted(samples, key=lambda s: -s.rss)]
             self.console.print(_table(
                 f"sample {n} at {when}: {len(samples)} processes, "
@@ -148,7 +153,7 @@ class _Printer:
         if self.console is not None:
             rows = [[str(p.pid), _mib(p.peak_rss), str(p.peak_threads),
                      _mib(p.rss), f"{p.cpu_time:.2f}",
-                     "yes" if p.gone else "", p.cmdline]
+                     "yes" if p.gone else "", _oneline(p.cmdline)]
                     for p in tracker.peaks()]
             self.console.print(_table(
                 f"peaks over {summary['samples']} samples "
