@@ -86,30 +86,35 @@ class Target:
     nova``, ``sudo ...``, ``timeout ...``) and would otherwise match.
     """
 
-    def __init__(self, pids: Iterable[int] = (), pattern: str | re.Pattern | None = None):
+    def __init__(self, pids: Iterable[int] = (),
+                 pattern: str | re.Pattern | None = None):
         self.pids = tuple(pids)
         if isinstance(pattern, str):
             try:
                 pattern = re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"bad regex {pattern!r}: {exc}; expected a Python regular expression") from None
+                raise ValueError(f"bad regex {pattern!r}: {exc}; expected a "
+                                 "Python regular expression") from None
         self.pattern = pattern
         if not self.pids and pattern is None:
-            raise ValueError("nothing to track: give at least one pid or a name pattern")
+            raise ValueError("nothing to track: give at least one pid or a "
+                             "name pattern")
         self._roots = {}
         for pid in self.pids:
             if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-                raise ValueError(f"bad pid {pid!r}: expected a positive integer")
+                raise ValueError(f"bad pid {pid!r}: expected a positive "
+                                 "integer")
             try:
-                self._roots[pid] = psutil.Process(pid)  # pins the create time
+                self._roots[pid] = psutil.Process(pid)  # pins create time
             except psutil.NoSuchProcess:
-                raise ValueError(f"no process with pid {pid}: expected the pid of a running process") from None
+                raise ValueError(f"no process with pid {pid}: expected the "
+                                 "pid of a running process") from None
         me = psutil.Process()
         self._not_matches = {me.pid, *(p.pid for p in me.parents())}
 
     @classmethod
     def of(cls, spec) -> Target:
-        """Accept what a caller naturally has: a pid, pids, a regex or a Target."""
+        """Take what a caller has: a pid, pids, a regex or a Target."""
         if isinstance(spec, Target):
             return spec
         if isinstance(spec, (str, re.Pattern)):
@@ -121,30 +126,35 @@ class Target:
     def _matches(self, info: dict) -> bool:
         name = info.get("name") or ""
         cmd = " ".join(info.get("cmdline") or ())  # None when access denied
-        return bool(self.pattern.search(name) or (cmd and self.pattern.search(cmd)))
+        return bool(self.pattern.search(name)
+                    or (cmd and self.pattern.search(cmd)))
 
     def roots_alive(self) -> bool:
         return any(p.is_running() for p in self._roots.values())
 
-    def select(self, also: Iterable[psutil.Process] = ()) -> list[psutil.Process]:
-        """Current members: roots, pattern matches and ``also``, with descendants.
+    def select(self, also: Iterable[psutil.Process] = ()
+               ) -> list[psutil.Process]:
+        """Current members: roots, pattern matches, ``also``; + descendants.
 
         One pass over the process table builds the parent->children map, so
         many roots cost no more than one.  ``also`` lets a Tracker keep
         following processes it saw before whose parent died (they get
         reparented away from the tree).
         """
-        attrs = ["ppid", "name", "cmdline"] if self.pattern else ["ppid"]
+        matching = self.pattern is not None
+        attrs = ["ppid", "name", "cmdline"] if matching else ["ppid"]
         table: dict[int, psutil.Process] = {}
         children: dict[int, list[int]] = defaultdict(list)
         for proc in psutil.process_iter(attrs):
             table[proc.pid] = proc
             children[proc.info["ppid"]].append(proc.pid)
         seeds = [pid for pid, p in self._roots.items() if p.is_running()]
-        seeds += [p.pid for p in also if p.is_running()]  # is_running checks for pid reuse
-        if self.pattern is not None:
+        # is_running() compares create times, so a reused pid is not "also"
+        seeds += [p.pid for p in also if p.is_running()]
+        if matching:
             seeds += [pid for pid, p in table.items()
-                      if pid and pid not in self._not_matches and self._matches(p.info)]
+                      if pid and pid not in self._not_matches
+                      and self._matches(p.info)]
         chosen: dict[int, psutil.Process] = {}
         while seeds:
             pid = seeds.pop()
@@ -155,7 +165,8 @@ class Target:
         return [chosen[pid] for pid in sorted(chosen)]
 
 
-def read(proc: psutil.Process, ts: float | None = None) -> ProcessSample | None:
+def read(proc: psutil.Process,
+         ts: float | None = None) -> ProcessSample | None:
     """Sample one process; None if it vanished (or is a zombie) meanwhile.
 
     AccessDenied on the numbers propagates (the caller decides); an
@@ -166,19 +177,22 @@ def read(proc: psutil.Process, ts: float | None = None) -> ProcessSample | None:
             rss = proc.memory_info().rss
             threads = proc.num_threads()
             cpu = proc.cpu_times()
-            ppid, name, started = proc.ppid(), proc.name(), proc.create_time()
+            ppid, name = proc.ppid(), proc.name()
+            started = proc.create_time()
             try:  # strip: setproctitle pads the title with blanks
                 cmd = " ".join(proc.cmdline()).strip()
             except psutil.AccessDenied:
                 cmd = ""
     except psutil.NoSuchProcess:  # ZombieProcess is a subclass
         return None
-    return ProcessSample(pid=proc.pid, ppid=ppid, name=name, cmdline=cmd or f"[{name}]",
-                         rss=rss, threads=threads, cpu_time=cpu.user + cpu.system,
-                         started=started, ts=time.time() if ts is None else ts)
+    return ProcessSample(
+        pid=proc.pid, ppid=ppid, name=name, cmdline=cmd or f"[{name}]",
+        rss=rss, threads=threads, cpu_time=cpu.user + cpu.system,
+        started=started, ts=time.time() if ts is None else ts)
 
 
-def _read_all(procs: Iterable[psutil.Process], denied: set[int]) -> list[ProcessSample]:
+def _read_all(procs: Iterable[psutil.Process],
+              denied: set[int]) -> list[ProcessSample]:
     ts = time.time()
     out = []
     for proc in procs:
@@ -201,9 +215,13 @@ def sample_tree(spec) -> list[ProcessSample]:
 
 
 def _check_positive(name: str, value, integer: bool = False) -> None:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float)) and math.isfinite(value)
+    if integer:
+        ok = isinstance(value, int)
+        kind = "a positive integer"
+    else:
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        kind = "a positive number of seconds"
     if isinstance(value, bool) or not ok or value <= 0:
-        kind = "a positive integer" if integer else "a positive number of seconds"
         raise ValueError(f"bad {name} {value!r}: expected {kind}")
 
 
@@ -221,9 +239,10 @@ class Tracker:
     handler.
     """
 
-    def __init__(self, target, interval: float = 1.0, *, count: int | None = None,
-                 duration: float | None = None,
-                 on_sample: Callable[[int, list[ProcessSample]], None] | None = None):
+    def __init__(self, target, interval: float = 1.0, *,
+                 count: int | None = None, duration: float | None = None,
+                 on_sample: Callable[[int, list[ProcessSample]], None]
+                 | None = None):
         _check_positive("interval", interval)
         if count is not None:
             _check_positive("count", count, integer=True)
@@ -233,10 +252,10 @@ class Tracker:
         self.interval, self.count, self.duration = interval, count, duration
         self.on_sample = on_sample
         self.samples_taken = 0
-        self.peak_total_rss = 0  # largest sum of RSS over the tree in one sample
+        self.peak_total_rss = 0  # largest tree-wide RSS sum in one sample
         self.denied: set[int] = set()  # pids we could not read
         self.stopped_by: str | None = None
-        self.error: BaseException | None = None  # raised in the sampling thread
+        self.error: BaseException | None = None  # from the sampling thread
         self._peaks: dict[tuple[int, float], Peak] = {}
         self._known: list[psutil.Process] = []
         self._lock = threading.Lock()
@@ -260,10 +279,12 @@ class Tracker:
             for s in samples:
                 key = (s.pid, s.started)
                 if key not in self._peaks:
-                    self._peaks[key] = Peak(pid=s.pid, ppid=s.ppid, name=s.name, cmdline=s.cmdline,
-                                            started=s.started, first_seen=s.ts)
+                    self._peaks[key] = Peak(
+                        pid=s.pid, ppid=s.ppid, name=s.name,
+                        cmdline=s.cmdline, started=s.started, first_seen=s.ts)
                 self._peaks[key].add(s)
-            self.peak_total_rss = max(self.peak_total_rss, sum(s.rss for s in samples))
+            total = sum(s.rss for s in samples)
+            self.peak_total_rss = max(self.peak_total_rss, total)
             self.samples_taken += 1
         return samples
 
@@ -283,11 +304,13 @@ class Tracker:
             if self.count is not None and n >= self.count:
                 reason = "count"
                 break
-            if not self._known and self.target.pattern is None and not self.target.roots_alive():
-                reason = "gone"
+            if (not self._known and self.target.pattern is None
+                    and not self.target.roots_alive()):
+                reason = "gone"  # nothing left, and nothing can come back
                 break
             elapsed = time.monotonic() - start
-            next_at = self.interval * (math.floor(elapsed / self.interval) + 1)
+            slot = math.floor(elapsed / self.interval) + 1
+            next_at = self.interval * slot
             if self.duration is not None and next_at > self.duration + 1e-9:
                 reason = "duration"
                 break
@@ -309,7 +332,8 @@ class Tracker:
     def start(self) -> Tracker:
         if self._thread is not None:
             raise RuntimeError("tracker already started")
-        self._thread = threading.Thread(target=self._run_guarded, name="offramp-memtrack", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_guarded, name="offramp-memtrack", daemon=True)
         self._thread.start()
         return self
 

@@ -119,11 +119,10 @@ class _Printer:
     def __init__(self, args):
         self.json = args.json
         self.out = sys.stdout
-        show_tables = args.table or not args.json
         self.console = None
-        if show_tables:
-            self.console = Console(file=sys.stderr if args.json else sys.stdout,
-                                   highlight=False)
+        if args.table or not args.json:  # JSON owns stdout when asked for
+            stream = sys.stderr if args.json else sys.stdout
+            self.console = Console(file=stream, highlight=False)
 
     def sample(self, n: int, samples: list[ProcessSample]) -> None:
         if self.json:
@@ -182,8 +181,9 @@ def run(args) -> int:
         print(f"offramp memtrack: error: {exc}", file=sys.stderr)
         return 2
     if target.pattern is not None and not target.select():
-        print(f"offramp memtrack: no process matches {target.pattern.pattern!r}"
-              " yet; waiting for one", file=sys.stderr)
+        print("offramp memtrack: no process matches "
+              f"{target.pattern.pattern!r} yet; waiting for one",
+              file=sys.stderr)
     printer = _Printer(args)
     tracker = Tracker(target, args.interval, count=args.count,
                       duration=args.duration, on_sample=printer.sample)
