@@ -207,6 +207,16 @@ def test_tracker_picks_up_new_children_and_marks_vanished_ones(child):
     assert tracker.error is None
 
 
+def test_pattern_tracker_picks_up_processes_started_later(child):
+    marker = f"mtk-{uuid.uuid4().hex}"
+    with Tracker(marker, interval=0.05) as tracker:
+        settle(tracker)
+        assert tracker.peaks() == []
+        c = child(marker)
+        wait_for(lambda: peak_of(tracker, c.pid) is not None)
+    assert tracker.stopped_by == "stopped"  # an empty match is no reason
+
+
 def test_tracker_follows_orphans_then_stops_when_tree_is_gone(child):
     c = child()
     orphan = int(c.do("spawn-detached"))
@@ -317,6 +327,17 @@ def test_cli_table_reports_peaks(child, capsys, monkeypatch):
                if line.split()[:1] == [str(c.pid)])
     assert float(row.split()[1]) >= 50  # PEAK MiB
     assert "import subprocess" in row  # the command line
+
+
+def test_cli_json_with_table_on_stderr_and_duration(child, capsys):
+    c = child()
+    code, out, err = cli(["--pid", str(c.pid), "--duration", "0.2",
+                          "--interval", "0.05", "--json", "--table"], capsys)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]  # pure JSON
+    assert records[-1]["stopped_by"] == "duration"
+    assert 3 <= records[-1]["samples"] <= 6
+    assert "sample 1 at" in err and "peaks over" in err
 
 
 @pytest.mark.parametrize("argv, words", [

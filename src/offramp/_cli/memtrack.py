@@ -65,7 +65,8 @@ def register(subparsers) -> None:
         "descendants included) at an interval and report each process's "
         "peak RSS and threads. SIGINT/SIGTERM print the summary and exit 0.")
     p.add_argument("--pid", type=_positive_int, action="append",
-                   metavar="N", help="root pid to track (repeatable)")
+                   metavar="N", help="root pid to track (repeatable); "
+                   "without --name, stops once the whole tree has exited")
     p.add_argument("--name", type=_regex, metavar="REGEX",
                    help="track processes whose name or command line/title "
                    "matches REGEX, and their descendants")
