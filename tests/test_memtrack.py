@@ -263,7 +263,9 @@ def test_duration_and_count_limits():
     started = time.monotonic()
     assert tracker.run() == "duration"
     assert 0.25 <= time.monotonic() - started < 2
-    assert 4 <= tracker.samples_taken <= 8  # one at 0, 0.05, ... 0.3
+    # At most one per grid point 0, 0.05, ... 0.3; a stalled machine may
+    # skip some, but never bursts to catch up.
+    assert 2 <= tracker.samples_taken <= 7
 
 
 @pytest.mark.parametrize("make, words", [
