@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import psutil
 
-__all__ = ["Peak", "ProcessSample", "Target", "Tracker", "sample_tree"]
+__all__ = ["Peak", "ProcessSample", "Target", "Tracker", "read", "sample_tree"]
 
 
 @dataclasses.dataclass(frozen=True)
