@@ -80,8 +80,7 @@ class Future(GuardedFuture, futures.Future):
 
 
 class TrackedPool:
-    """Mixin for a futurist executor; the backend defines ``state()``,
-    ``would_queue()`` and ``idle_capacity()``."""
+    """Mixin for a futurist executor; the backend defines ``state()``."""
 
     kind = "Executor"
 
@@ -96,7 +95,7 @@ class TrackedPool:
 
     def submit(self, fn, /, *args, **kwargs):
         task = describe(fn)
-        if self.would_queue():
+        if self.free_slots() <= 0:
             self._warn_saturated(task)
         future = super().submit(self._run, task, Carrier(), fn, args, kwargs)
         future._pool = self
@@ -117,6 +116,15 @@ class TrackedPool:
             local.record = parent
             with self._running_lock:
                 del self._running[key]
+
+    def free_slots(self) -> int:
+        """Workers left for new work: neither running a task nor claimed by
+        a queued one. Counted from offramp's own records, the same way in
+        both modes."""
+        with self._running_lock:
+            running = len(self._running)
+        state = self.state()
+        return state.max_workers - running - state.queued
 
     def running_tasks(self) -> list[TaskRecord]:
         with self._running_lock:
@@ -142,7 +150,9 @@ class TrackedPool:
         parent = getattr(self._runtime.local, "record", None)
         if parent is None or parent.pool is not self:
             return
-        if child.running() or self.idle_capacity() > 0:
+        # The child itself is counted as queued: below zero, nothing is left
+        # to run it but the workers already busy.
+        if child.running() or self.free_slots() >= 0:
             return
         message = (
             f"Possible deadlock in pool {self.name}: task {parent.task} is "

@@ -101,12 +101,6 @@ def _pool_class():
                 self._max_workers - running, self._delayed_work.qsize(),
             )
 
-        def idle_capacity(self) -> int:
-            return self._max_workers - self._pool.running() - self._pool.waiting()
-
-        def would_queue(self) -> bool:
-            return self.idle_capacity() <= 0
-
         def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
             if cancel_futures:
                 while not self._delayed_work.empty():
