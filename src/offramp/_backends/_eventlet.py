@@ -45,7 +45,7 @@ def prepare(settings) -> None:
         with warnings.catch_warnings():
             # offramp exists to leave eventlet; saying it is deprecated on
             # every start of an eventlet-mode process is noise.
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
             import eventlet
     except ImportError as exc:
         raise ModeError(
