@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
 import threading
 import time
 from concurrent import futures
@@ -54,6 +56,16 @@ def describe(fn) -> str:
     return f"{module}.{name}" if module else name
 
 
+def _caller_outside_offramp() -> str:
+    frame = sys._getframe(1)
+    package = os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return "unknown"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
 class GuardedFuture:
     """Future mixin: waiting on a child of the same full pool is reported."""
 
@@ -92,6 +104,8 @@ class TrackedPool:
         self._running_lock = threading.Lock()
         self._last_saturation_warning: float | None = None
         self.hung_reported = 0
+        # Where the pool was first asked for, for leak reports in tests.
+        self.created_at = _caller_outside_offramp()
 
     def submit(self, fn, /, *args, **kwargs):
         task = describe(fn)
