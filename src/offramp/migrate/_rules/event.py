@@ -1,0 +1,20 @@
+"""``eventlet.event.Event``: a one-shot value-carrying event.
+
+Its ``send(value)``/``wait()`` pair delivers a value, which
+``threading.Event`` cannot; rewriting is only safe where the value is never
+used (checked per object by ``migrate.rewrite``), otherwise it is reported.
+"""
+
+from offramp.migrate._registry import STDLIB, Rule, register
+
+
+@register
+class Event(Rule):
+    kind = "event"
+    code = "OFR104"
+    category = STDLIB
+    suggestion = "threading.Event (only if send()/wait() carry no value), else concurrent.futures.Future"
+    message = "{name} carries a value on send(); use threading.Event or a Future"
+    names = ("eventlet.Event", "eventlet.event")
+    constructors = ("eventlet.Event", "eventlet.event.Event")
+    new_constructor = "threading.Event"
