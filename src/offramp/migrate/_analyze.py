@@ -133,6 +133,11 @@ def analyze(source: bytes) -> Analysis:
             tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return _text_fallback(source, f"{type(exc).__name__}: {exc}")
+    return analyze_tree(tree)
+
+
+def analyze_tree(tree: ast.AST) -> Analysis:
+    """The same, for a tree someone else parsed (flake8)."""
     visitor = _Visitor()
     visitor.visit(tree)
     visitor.out.findings.sort(key=lambda f: (f.line, f.col))
