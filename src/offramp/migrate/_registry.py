@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 # What a suggestion points at; the scan table and the docs group by these.
 STDLIB = "stdlib"
@@ -19,6 +19,16 @@ EXECUTOR = "offramp executor"
 TIMEOUT = "DB/driver timeout"
 DESIGN = "needs design"
 CATEGORIES = (STDLIB, EXECUTOR, TIMEOUT, DESIGN)
+
+
+class Method(NamedTuple):
+    """How one method of a rewritable instance maps to the new type."""
+
+    new: str
+    statement: bool = False  # result must be unused (an expression statement)
+    no_args: bool = False  # only the argument-less call is equivalent
+    last: bool = False  # must be the object's last use (e.g. shutdown)
+    args: str | None = None  # replacement argument list, e.g. "wait=True"
 
 
 class Rule:
@@ -42,6 +52,11 @@ class Rule:
     needles: ClassVar[tuple[bytes, ...]] = (b"eventlet",)
     # Exact qualified name -> replacement dotted name, for ``rewrite``.
     renames: ClassVar[dict[str, str]] = {}
+    # Instance rewrites: objects built by ``constructors`` become
+    # ``new_constructor`` objects when every use is a method in ``methods``.
+    constructors: ClassVar[tuple[str, ...]] = ()
+    new_constructor: ClassVar[str] = ""
+    methods: ClassVar[dict[str, Method]] = {}
 
     def check_call(self, node: ast.Call, qualname: str | None) -> bool:
         """Whether ``node`` (whose callee resolves to ``qualname``) is ours."""

@@ -5,7 +5,7 @@ Its ``send(value)``/``wait()`` pair delivers a value, which
 used (checked per object by ``migrate.rewrite``), otherwise it is reported.
 """
 
-from offramp.migrate._registry import STDLIB, Rule, register
+from offramp.migrate._registry import STDLIB, Method, Rule, register
 
 
 @register
@@ -18,3 +18,8 @@ class Event(Rule):
     names = ("eventlet.Event", "eventlet.event")
     constructors = ("eventlet.Event", "eventlet.event.Event")
     new_constructor = "threading.Event"
+    methods = {
+        "send": Method("set", no_args=True),  # send(value) delivers a value: no
+        "wait": Method("wait", statement=True),  # wait() returns that value
+        "ready": Method("is_set"),
+    }

@@ -5,7 +5,7 @@ Rewritten to an offramp executor only where every use of the pool object is
 analysis lives in ``migrate.rewrite``.
 """
 
-from offramp.migrate._registry import EXECUTOR, Rule, register
+from offramp.migrate._registry import EXECUTOR, Method, Rule, register
 
 
 @register
@@ -18,3 +18,10 @@ class GreenPool(Rule):
     names = ("eventlet.GreenPool", "eventlet.GreenPile", "eventlet.greenpool")
     constructors = ("eventlet.GreenPool", "eventlet.greenpool.GreenPool")
     new_constructor = "offramp.get_executor"
+    # GreenThread results are not Futures, hence statement-only spawns; and
+    # shutdown() ends the executor, hence waitall() only as the last use.
+    methods = {
+        "spawn": Method("submit", statement=True),
+        "spawn_n": Method("submit", statement=True),
+        "waitall": Method("shutdown", statement=True, no_args=True, last=True, args="wait=True"),
+    }
