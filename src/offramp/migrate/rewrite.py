@@ -341,7 +341,8 @@ class FileResult:
     def diff(self) -> str:
         old = self.result.old.decode("utf-8", "replace").splitlines(keepends=True)
         new = self.result.new.decode("utf-8", "replace").splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}"))
+        shown = self.path.lstrip("/")
+        return "".join(difflib.unified_diff(old, new, f"a/{shown}", f"b/{shown}"))
 
 
 def atomic_write(path: str, data: bytes) -> None:
