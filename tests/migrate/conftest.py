@@ -32,6 +32,7 @@ class Repo:
 
     def __init__(self, path) -> None:
         self.path = str(path)
+        os.makedirs(self.path, exist_ok=True)
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, date: str = "2025-01-01T12:00:00+00:00") -> str:
