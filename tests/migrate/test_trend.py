@@ -141,7 +141,7 @@ def test_cli_mermaid_json_csv_chart(repo, history, tmp_path):
 def test_bad_input_names_the_value(repo, history, tmp_path, args, needle):
     out = offramp("trend", repo.path, *args, cwd=tmp_path)
     assert out.returncode == 2
-    assert needle in out.stderr and "expected" in out.stderr or needle in out.stderr
+    assert needle in out.stderr
 
 
 def test_not_a_repository(tmp_path):
