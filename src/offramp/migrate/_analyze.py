@@ -46,10 +46,6 @@ class Analysis:
     imports: list[tuple[int, int]] = field(default_factory=list)  # eventlet imports
     error: str | None = None  # why the tree could not be used
 
-    @property
-    def imports_eventlet(self) -> bool:
-        return bool(self.imports)
-
 
 def _dotted(node: ast.AST) -> list[str] | None:
     parts = []
@@ -156,7 +152,9 @@ def _text_fallback(source: bytes, error: str) -> Analysis:
 
 
 def imports_eventlet(source: bytes) -> bool:
-    """Whether a Python file imports eventlet; cheap when it cannot."""
-    if b"eventlet" not in source:
-        return False
-    return analyze(source).imports_eventlet
+    """Whether a line starts with ``import eventlet…`` or ``from eventlet…``.
+
+    The spec's textual definition, shared by ``scan`` and ``trend`` so both
+    agree; a regex rather than a parse keeps a year of history cheap.
+    """
+    return b"eventlet" in source and _IMPORT_RE.search(source) is not None

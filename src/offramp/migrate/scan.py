@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from offramp.migrate import _grep
-from offramp.migrate._analyze import analyze
+from offramp.migrate._analyze import analyze, imports_eventlet
 from offramp.migrate._registry import needles
 from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
 
@@ -93,7 +93,7 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         analysis = analyze(data)
         if analysis.error:
             result.warnings.append(f"{entry.rel}: {analysis.error}; fell back to text matching")
-        if analysis.imports_eventlet:
+        if imports_eventlet(data):
             (result.test if is_test_path(entry.rel) else result.production).append(entry.rel)
         result.usages.extend(
             Usage(entry.rel, f.line, f.col, f.rule.kind, f.name, f.rule.suggestion,
