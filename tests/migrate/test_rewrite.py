@@ -165,3 +165,24 @@ def test_write_is_atomic_keeps_mode_and_stays_inside(tmp_path):
 def test_missing_path(tmp_path):
     out = offramp("rewrite", str(tmp_path / "nowhere"))
     assert out.returncode == 2 and "nowhere" in out.stderr
+
+
+@pytest.mark.parametrize("data", [
+    b"import eventlet\x00\neventlet.sleep(1)\n",  # binary
+    b"import eventlet\neventlet.sleep(1)  # caf\xe9\n",  # not UTF-8, no coding cookie
+    b"print 'python 2'\nimport eventlet\neventlet.sleep(1)\n",  # syntax error
+])
+def test_undecodable_or_unparseable_files_are_left_untouched(tmp_path, data):
+    path = tmp_path / "mod.py"
+    path.write_bytes(data)
+    results, _ = rewrite_tree(str(tmp_path), write=True)
+    assert path.read_bytes() == data
+    assert results[0].result.error.startswith("cannot parse")
+
+
+def test_single_file_path(tmp_path):
+    path = tmp_path / "one.py"
+    path.write_text(PAIRS["queue"][0])
+    out = offramp("rewrite", str(path), "--write")
+    assert out.returncode == 0 and "rewrote 1 of 1 files" in out.stderr
+    assert path.read_text() == PAIRS["queue"][1]

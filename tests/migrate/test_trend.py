@@ -156,3 +156,19 @@ def test_parsers():
     assert trend_module.parse_date("2025-04-14").isoformat() == "2025-04-14T23:59:59+00:00"
     with pytest.raises(ValueError, match="expected a positive number"):
         trend_module.parse_every("weekly")
+
+
+def test_trend_agrees_with_scan_of_a_checkout(repo, history, tmp_path):
+    from offramp.migrate.scan import scan
+
+    points, _ = trend(repo.path, at="2025-04-30", utf8=True)
+    result = scan(repo.path, utf8=True)  # the working tree is the merge commit
+    assert points[0].commit == history["merge"]
+    assert (points[0].lines, points[0].production, points[0].test) == \
+        (result.lines, len(result.production), len(result.test)) == (7, 2, 1)
+
+
+def test_cli_lists_the_migration_subcommands():
+    out = offramp("--help")
+    for name in ("scan", "trend", "lint", "rewrite"):
+        assert name in out.stdout

@@ -10,7 +10,8 @@ class Sleep(Rule):
     code = "OFR101"
     category = STDLIB
     suggestion = "time.sleep (sleep(0) -> offramp.cooperative_yield())"
-    message = "{name}() blocks only the green thread; use time.sleep, or offramp.cooperative_yield() for sleep(0)"
+    message = ("{name}() blocks only the green thread; use time.sleep, "
+               "or offramp.cooperative_yield() for sleep(0)")
     names = ("eventlet.sleep", "eventlet.greenthread.sleep")
     renames = {n: "time.sleep" for n in names}
 
