@@ -68,6 +68,8 @@ def test_cli_output_format_and_exit_code(tmp_path):
                         "use offramp.spawn() or an offramp executor")
     clean = offramp("lint", str(pkg / "clean.py"))
     assert (clean.returncode, clean.stdout) == (0, "")
+    several = offramp("lint", str(pkg / "clean.py"), str(pkg / "mod.py"))  # as pre-commit calls it
+    assert several.returncode == 1 and len(several.stdout.splitlines()) == len(EXPECTED)
     missing = offramp("lint", str(tmp_path / "missing"))
     assert missing.returncode == 2 and "missing" in missing.stderr
 

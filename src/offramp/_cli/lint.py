@@ -9,7 +9,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "lint", help="flag eventlet usage that has a stdlib or offramp replacement",
         description="Print path:line:col CODE message for each finding; exit 1 if any.")
-    p.add_argument("path", metavar="PATH", help="directory or file to lint")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="directories or files to lint (pre-commit passes many files)")
     p.add_argument("--allow", action="append", default=[], metavar="GLOB",
                    help="files allowed to import eventlet (repeatable; relative to PATH "
                         "or to the current directory)")
@@ -19,8 +20,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from offramp.migrate.lint import lint
 
+    findings = []
     try:
-        findings = lint(args.path, tuple(args.allow))
+        for path in args.paths:
+            findings += lint(path, tuple(args.allow))
     except FileNotFoundError as exc:
         print(f"offramp lint: {exc}", file=sys.stderr)
         return 2

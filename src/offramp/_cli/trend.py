@@ -62,7 +62,8 @@ def run(args) -> int:
         print(f"offramp trend: {exc}", file=sys.stderr)
         return 2
     if not points:
-        print("offramp trend: no points: every date is before the first commit", file=sys.stderr)
+        print("offramp trend: no points: every date is before the first commit, "
+              "or no tag matches", file=sys.stderr)
         return 1
     name = args.name or os.path.basename(os.path.abspath(args.repo))
     title = args.title or f"Eventlet references and in-flight removals in the {name} repo"

@@ -29,7 +29,9 @@ class Plugin:
 
     @classmethod
     def parse_options(cls, options) -> None:
-        cls.allow = tuple(g for g in options.offramp_allow if g)
+        value = options.offramp_allow
+        globs = value.split(",") if isinstance(value, str) else value
+        cls.allow = tuple(g.strip() for g in globs if g.strip())
 
     def run(self):
         analysis = analyze_tree(self.tree)
