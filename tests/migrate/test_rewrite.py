@@ -93,6 +93,13 @@ def test_before_after(name):
     assert rewrite_source(result.new).new == result.new  # idempotent
 
 
+def test_spawn_with_used_result_is_rewritten_with_a_note():
+    result = rewrite_source(b"import eventlet\n\nt = eventlet.spawn(f)\nt.link(g)\neventlet.spawn(h)\n")
+    assert result.new == b"import offramp\n\nt = offramp.spawn(f)\nt.link(g)\nofframp.spawn(h)\n"
+    assert result.reports == ["line 3: rewritten, eventlet.spawn -> offramp.spawn: check the uses "
+                              "of its result: GreenThread.link()/kill() may not exist there"]
+
+
 @pytest.mark.parametrize("name", sorted(UNCHANGED))
 def test_unsafe_patterns_are_reported_not_rewritten(name):
     source, report = UNCHANGED[name]

@@ -52,6 +52,9 @@ class Rule:
     needles: ClassVar[tuple[bytes, ...]] = (b"eventlet",)
     # Exact qualified name -> replacement dotted name, for ``rewrite``.
     renames: ClassVar[dict[str, str]] = {}
+    # Said by ``rewrite`` when a renamed call's result is used: the swap is
+    # made, but the returned object may not offer the same API.
+    result_note: ClassVar[str] = ""
     # Instance rewrites: objects built by ``constructors`` become
     # ``new_constructor`` objects when every use is a method in ``methods``.
     constructors: ClassVar[tuple[str, ...]] = ()

@@ -95,6 +95,7 @@ class _Collector(cst.CSTVisitor):
         self.constructors = {c: r for r in rules() for c in r.constructors}
         self.call_rules = call_rules()
         self.positions = {}  # filled from the wrapper once the walk is done
+        self.notes: list[tuple[cst.CSTNode, str]] = []
 
     def line(self, node: cst.CSTNode) -> int:
         return self.positions[node].start.line
@@ -161,6 +162,10 @@ class _Collector(cst.CSTVisitor):
         new = rule.renames.get(qualname) if rule else None
         if new:
             self.edits.append(_Edit(node, _replace_with(new), (new.rsplit(".", 1)[0],), head))
+            call = self.get_metadata(ParentNodeProvider, node)
+            if rule.result_note and isinstance(call, cst.Call) and call.func is node \
+                    and not isinstance(self.get_metadata(ParentNodeProvider, call), cst.Expr):
+                self.notes.append((node, f"{qualname} -> {new}: {rule.result_note}"))
 
     def visit_Call(self, node: cst.Call) -> None:
         found = self.qualify(node.func)
@@ -322,6 +327,9 @@ def rewrite_source(source: bytes) -> Result:
     reports: list[str] = []
     _plan_instances(collector, parents.get, reports)
     removable = _resolve_clashes(collector, reports)
+    kept = {id(e.node) for e in collector.edits}
+    reports += [f"line {collector.line(node)}: rewritten, {note}"
+                for node, note in collector.notes if id(node) in kept]
     if not collector.edits:
         return Result(source, source, reports)
     drop = {id(b.alias) for local in removable for b in collector.bindings[local]}

@@ -16,3 +16,4 @@ class Spawn(Rule):
                   for f in ("spawn", "spawn_n", "spawn_after", "spawn_after_local"))
     # spawn_n returns None and spawn_after a timer: not a drop-in swap.
     renames = {f"{m}.spawn": "offramp.spawn" for m in _MODULES}
+    result_note = "check the uses of its result: GreenThread.link()/kill() may not exist there"
