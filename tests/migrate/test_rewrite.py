@@ -45,11 +45,19 @@ PAIRS = {
         "import eventlet\nimport offramp\n\nt = offramp.spawn(work, 1)\n"
         "offramp.spawn(work, 2)\neventlet.spawn_n(work, 3)\n",
     ),
+    # offramp executors are shared and sized by configuration: waitall()
+    # waits for the futures this code submitted, not for the pool.
     "greenpool": (
         "import eventlet\n\n\ndef fan_out(items):\n    pool = eventlet.GreenPool(size=8)\n"
         "    for item in items:\n        pool.spawn_n(handle, item)\n    pool.waitall()\n",
-        "import offramp\n\n\ndef fan_out(items):\n    pool = offramp.get_executor(8)\n"
-        "    for item in items:\n        pool.submit(handle, item)\n    pool.shutdown(wait=True)\n",
+        "import futurist.waiters\nimport offramp\n\n\ndef fan_out(items):\n"
+        "    pool = offramp.get_executor()\n    pool_futures = []\n"
+        "    for item in items:\n        pool_futures.append(pool.submit(handle, item))\n"
+        "    futurist.waiters.wait_for_all(pool_futures)\n",
+    ),
+    "greenpool_fire_and_forget": (
+        "from eventlet import greenpool\n\npool = greenpool.GreenPool()\npool.spawn(log, 1)\n",
+        "import offramp\n\npool = offramp.get_executor()\npool.submit(log, 1)\n",
     ),
     "time_sleep_zero": (
         "import time\n\ntime.sleep(0)\ntime.sleep(0.1)\n",
@@ -76,6 +84,11 @@ UNCHANGED = {
     # The pool is used after waitall(): shutdown() would break it.
     "greenpool_reused": ("import eventlet\n\npool = eventlet.GreenPool()\npool.spawn(f)\n"
                          "pool.waitall()\npool.spawn(g)\n", "not the last use"),
+    "greenpool_waitall_on_attribute": ("import eventlet\n\nself.pool = eventlet.GreenPool()\n"
+                                       "self.pool.spawn(f)\nself.pool.waitall()\n",
+                                       "cannot be tracked"),
+    "greenpool_futures_name_taken": ("import eventlet\n\npool_futures = 1\npool = eventlet.GreenPool()\n"
+                                     "pool.spawn(f)\npool.waitall()\n", "pool_futures is already used"),
     "greenpool_result_used": ("import eventlet\n\npool = eventlet.GreenPool()\n"
                               "gt = pool.spawn(f)\n", "the result of pool.spawn() is used"),
     # `time` is the green module here: time.sleep would be shadowed.
@@ -98,6 +111,13 @@ def test_spawn_with_used_result_is_rewritten_with_a_note():
     assert result.new == b"import offramp\n\nt = offramp.spawn(f)\nt.link(g)\nofframp.spawn(h)\n"
     assert result.reports == ["line 3: rewritten, eventlet.spawn -> offramp.spawn: check the uses "
                               "of its result: GreenThread.link()/kill() may not exist there"]
+
+
+def test_greenpool_size_note():
+    result = rewrite_source(PAIRS["greenpool"][0].encode())
+    assert result.reports == ["line 5: rewritten, greenpool 'pool': the pool size is not carried "
+                              "over: offramp pools are sized by configuration "
+                              "([offramp] <mode>_pool_sizes)"]
 
 
 @pytest.mark.parametrize("name", sorted(UNCHANGED))

@@ -22,13 +22,20 @@ CATEGORIES = (STDLIB, EXECUTOR, TIMEOUT, DESIGN)
 
 
 class Method(NamedTuple):
-    """How one method of a rewritable instance maps to the new type."""
+    """How one method call on a rewritable instance is written afterwards.
 
-    new: str
+    ``template`` is an expression: ``{obj}`` is the object as written
+    (``ev``, ``self._done``), an ``ARGS`` argument stands for the original
+    call's arguments.
+    """
+
+    template: str
     statement: bool = False  # result must be unused (an expression statement)
     no_args: bool = False  # only the argument-less call is equivalent
-    last: bool = False  # must be the object's last use (e.g. shutdown)
-    args: str | None = None  # replacement argument list, e.g. "wait=True"
+    last: bool = False  # must be the object's last use (e.g. waitall)
+    imports: tuple[str, ...] = ()
+    # Used instead of ``template`` when the object also has a ``last`` use.
+    collect: str | None = None
 
 
 class Rule:
@@ -55,11 +62,17 @@ class Rule:
     # Said by ``rewrite`` when a renamed call's result is used: the swap is
     # made, but the returned object may not offer the same API.
     result_note: ClassVar[str] = ""
-    # Instance rewrites: objects built by ``constructors`` become
-    # ``new_constructor`` objects when every use is a method in ``methods``.
+    # Instance rewrites: an object built by one of ``constructors`` and bound
+    # to a name is rebuilt with ``new_constructor`` (an expression template
+    # like ``Method.template``) when every use is a method in ``methods``;
+    # ``setup`` is a statement added after the binding when a ``last``
+    # method is used.
     constructors: ClassVar[tuple[str, ...]] = ()
     new_constructor: ClassVar[str] = ""
+    constructor_imports: ClassVar[tuple[str, ...]] = ()
+    constructor_note: ClassVar[str] = ""  # said when the old call had arguments
     methods: ClassVar[dict[str, Method]] = {}
+    setup: ClassVar[str] = ""
 
     def check_call(self, node: ast.Call, qualname: str | None) -> bool:
         """Whether ``node`` (whose callee resolves to ``qualname``) is ours."""

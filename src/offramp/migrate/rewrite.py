@@ -204,37 +204,70 @@ def _plan_instances(c: _Collector, parent, reports: list[str]) -> None:
     for call, rule in c.constructions:
         assign = parent(call)
         target = assign.targets[0].target if isinstance(assign, cst.Assign) \
-            and len(assign.targets) == 1 else None
+            and len(assign.targets) == 1 and assign.value is call else None
         if target is None or _dotted(target) is None:
             reports.append(f"line {c.line(call)}: {rule.kind} not rewritten: "
                            f"the new object is not assigned to a plain name")
             continue
         groups[_code(target)].append((call, rule, target))
     for key, items in groups.items():
-        rule = items[0][1]
-        targets = {id(t) for _, _, t in items}
-        occurrences = c.occurrences.get(key, [])
-        problems, group = [], next(_ids)
-        edits = [_constructor_edit(c, call, r, group) for call, r, _ in items]
-        if any(r is not rule for _, r, _ in items):
-            problems.append(f"{key} is bound to different types")
-        for index, node in enumerate(occurrences):
-            if id(node) in targets:
-                continue
-            problem = _method_problem(rule, key, node, parent, index == len(occurrences) - 1)
-            if isinstance(problem, str):
-                problems.append(f"line {c.line(node)}: {problem}")
-            else:
-                edits.append(_Edit(problem[0], problem[1], group=group))
+        problems, edits, notes = _plan_object(c, key, items, parent)
+        line = c.line(items[0][0])
         if problems:
-            reports.append(f"line {c.line(items[0][0])}: {rule.kind} {key!r} not rewritten: "
+            reports.append(f"line {line}: {items[0][1].kind} {key!r} not rewritten: "
                            + "; ".join(problems))
         else:
             c.edits.extend(edits)
+            reports.extend(f"line {line}: rewritten, {note}" for note in notes)
 
 
-def _method_problem(rule: Rule, key: str, node, parent, is_last: bool):
-    """Why this use of ``key`` blocks the rewrite, or its ``(node, build)``."""
+def _plan_object(c: _Collector, key: str, items, parent):
+    """``(problems, edits, notes)`` for every use of one bound object."""
+    rule = items[0][1]
+    group = next(_ids)
+    problems, edits, notes = [], [], []
+    targets = {id(t) for _, _, t in items}
+    uses = []  # (node, call, method)
+    for node in c.occurrences.get(key, []):
+        if id(node) in targets:
+            continue
+        found = _method_use(rule, key, node, parent)
+        if isinstance(found, str):
+            problems.append(f"line {c.line(node)}: {found}")
+        else:
+            uses.append((node, *found))
+    if any(r is not rule for _, r, _ in items):
+        problems.append(f"{key} is bound to different types")
+    collecting = any(m.last for _, _, m in uses)
+    for index, (node, call, method) in enumerate(uses):
+        if method.last and index != len(uses) - 1:
+            problems.append(f"line {c.line(node)}: {key}.{call.func.attr.value}() "
+                            f"is not the last use of {key}")
+    if collecting and rule.setup:
+        extra = _assigned_name(rule.setup.format(obj=key))
+        if "." in key:
+            problems.append(f"{key} is an attribute: the work to wait for cannot be tracked")
+        elif extra in c.occurrences or extra in c.stores:
+            problems.append(f"{extra} is already used in this file")
+        elif len(items) > 1:
+            problems.append(f"{key} is bound more than once")
+        else:
+            line = parent(parent(items[0][0]))  # Call -> Assign -> statement line
+            edits.append(_Edit(line, _append_statement(rule.setup.format(obj=key)), group=group))
+    for call, _, _ in items:
+        head = _dotted(call.func)[0]
+        edits.append(_Edit(call, _render(rule.new_constructor, key), rule.constructor_imports,
+                           head, group))
+        if call.args and rule.constructor_note:
+            notes.append(f"{rule.kind} {key!r}: {rule.constructor_note}")
+    for _, call, method in uses:
+        template = method.collect if collecting and method.collect else method.template
+        edits.append(_Edit(call, _render(template, key), method.imports, group=group))
+    return problems, edits, notes
+
+
+def _method_use(rule: Rule, key: str, node, parent):
+    """Why this use of ``key`` blocks the rewrite, or ``(call, method)``."""
     attr = parent(node)
     call = parent(attr) if isinstance(attr, cst.Attribute) and attr.value is node else None
     if not isinstance(call, cst.Call) or call.func is not attr:
@@ -242,30 +275,40 @@ def _method_problem(rule: Rule, key: str, node, parent, is_last: bool):
     name = attr.attr.value
     method = rule.methods.get(name)
     if method is None:
-        return f"{key}.{name}() has no {rule.new_constructor} equivalent"
+        return f"{key}.{name}() has no {rule.new_constructor.split('(')[0]} equivalent"
     if method.no_args and call.args:
         return f"{key}.{name}() is called with arguments"
     if method.statement and not isinstance(parent(call), cst.Expr):
         return f"the result of {key}.{name}() is used"
-    if method.last and not is_last:
-        return f"{key}.{name}() is not the last use of {key}"
-
-    def build(updated: cst.Call) -> cst.Call:
-        changes = {"func": updated.func.with_changes(attr=cst.Name(method.new))}
-        if method.args is not None:
-            changes["args"] = cst.parse_expression(f"f({method.args})").args
-        return updated.with_changes(**changes)
-    return call, build
+    return call, method
 
 
-def _constructor_edit(c: _Collector, call: cst.Call, rule: Rule, group: int) -> _Edit:
-    def build(updated: cst.Call) -> cst.Call:
-        args = [a.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
-                if a.keyword is not None and a.keyword.value == "size" else a
-                for a in updated.args]  # GreenPool(size=N): first positional
-        return updated.with_changes(func=cst.parse_expression(rule.new_constructor), args=args)
-    head = _dotted(call.func)[0]
-    return _Edit(call, build, (rule.new_constructor.rsplit(".", 1)[0],), head, group)
+def _assigned_name(statement: str) -> str:
+    return statement.split("=", 1)[0].strip()
+
+
+class _FillArgs(cst.CSTTransformer):
+    """Put the original call's arguments where a template says ``ARGS``."""
+
+    def __init__(self, args) -> None:
+        super().__init__()
+        self.args = args
+
+    def leave_Call(self, original, updated):
+        if len(updated.args) == 1 and isinstance(updated.args[0].value, cst.Name) \
+                and updated.args[0].value.value == "ARGS":
+            return updated.with_changes(args=self.args)
+        return updated
+
+
+def _render(template: str, obj: str):
+    expr = cst.parse_expression(template.replace("{obj}", obj))
+    return lambda updated: expr.visit(_FillArgs(updated.args))
+
+
+def _append_statement(code: str):
+    extra = cst.parse_statement(code)
+    return lambda updated: cst.FlattenSentinel([updated, extra])
 
 
 def _resolve_clashes(c: _Collector, reports: list[str]) -> set[str]:

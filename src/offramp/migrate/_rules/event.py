@@ -17,9 +17,10 @@ class Event(Rule):
     message = "{name} carries a value on send(); use threading.Event or a Future"
     names = ("eventlet.Event", "eventlet.event")
     constructors = ("eventlet.Event", "eventlet.event.Event")
-    new_constructor = "threading.Event"
+    new_constructor = "threading.Event()"
+    constructor_imports = ("threading",)
     methods = {
-        "send": Method("set", no_args=True),  # send(value) delivers a value: no
-        "wait": Method("wait", statement=True),  # wait() returns that value
-        "ready": Method("is_set"),
+        "send": Method("{obj}.set()", no_args=True),  # send(value) delivers a value: no
+        "wait": Method("{obj}.wait(ARGS)", statement=True),  # wait() returns that value
+        "ready": Method("{obj}.is_set()"),
     }
