@@ -42,9 +42,18 @@ class Git:
         header = self._batch.stdout.readline().split()
         if len(header) != 3:
             raise GitError(f"cannot read object {sha}: {b' '.join(header).decode()}")
-        size = int(header[2])
-        data = self._batch.stdout.read(size + 1)[:-1]
-        return header[1].decode(), data
+        return header[1].decode(), self._read_exact(int(header[2]) + 1)[:-1]
+
+    def _read_exact(self, size: int) -> bytes:
+        # A pipe may return short reads (it does under eventlet's green I/O).
+        chunks, left = [], size
+        while left:
+            chunk = self._batch.stdout.read(left)
+            if not chunk:
+                raise GitError("git cat-file --batch ended early")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
 
     def tree_entries(self, sha: str):
         """``(mode, name, sha)`` of a tree object, parsed from its binary form."""
