@@ -1,0 +1,274 @@
+"""``offramp trend``: the scan figures across git history, incrementally.
+
+No checkout: trees and blobs are read with ``cat-file --batch``.  Counts are
+cached by blob (and subtrees by tree sha + path), so a point whose commit
+changed ten files costs ten blob reads, not a full ``git grep``.
+
+Points: a date D stands for the end of that day, UTC (or the exact instant
+if a time is given); its commit is the newest first-parent commit of the
+branch whose committer date is not after D.
+
+In flight, for a ref R at a point P: 0 if R's tip is already an ancestor
+of P (merged) or was committed after P's date (not yet proposed);
+otherwise ``max(0, lines(B) - lines(R))`` with B = merge-base(P, R).  Files
+R does not touch are equal in B and R, so this is the net removal by the
+files R changes, measured against the state R was written on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from offramp.migrate import _grep
+from offramp.migrate._analyze import imports_eventlet
+from offramp.migrate._git import Git, GitError
+from offramp.migrate._walk import DEFAULT_EXCLUDES, excluded, is_test_path
+
+__all__ = ["GitError", "Point", "TreeCounter", "parse_every", "parse_date", "trend"]
+
+_EVERY_RE = re.compile(r"^(\d+)([dw])$")
+_REGULAR = ("100644", "100755", "100664")
+
+
+def parse_every(text: str) -> dt.timedelta:
+    m = _EVERY_RE.match(text.strip())
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"invalid --every {text!r}: expected a positive number followed by "
+                         f"d (days) or w (weeks), e.g. 7d or 2w")
+    return dt.timedelta(days=int(m.group(1)) * (7 if m.group(2) == "w" else 1))
+
+
+def parse_date(text: str, option: str = "date") -> dt.datetime:
+    """YYYY-MM-DD (end of that day, UTC) or an ISO date-time."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day, dt.time(23, 59, 59), dt.timezone.utc)
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid {option} {text!r}: expected YYYY-MM-DD or an ISO "
+                         f"date-time such as 2025-04-14T12:00:00+00:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Count:
+    lines: int = 0
+    production: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
+
+
+class TreeCounter:
+    """grep-compatible counts of git trees, memoised by object id."""
+
+    def __init__(self, git: Git, excludes=DEFAULT_EXCLUDES, utf8: bool | None = None,
+                 legacy_binary: bool = False) -> None:
+        self.git, self.excludes = git, tuple(excludes)
+        self.utf8 = _grep.utf8_locale() if utf8 is None else utf8
+        self.legacy = legacy_binary
+        self.blobs: dict[tuple[str, bool], tuple[int, bool]] = {}
+        self.trees: dict[tuple[str, str], Count] = {}
+        self.blob_reads = 0
+
+    def blob(self, sha: str, is_py: bool) -> tuple[int, bool]:
+        key = (sha, is_py)
+        if key not in self.blobs:
+            _, data = self.git.read(sha)
+            self.blob_reads += 1
+            lines = _grep.count_bytes(data, self.utf8, self.legacy)
+            self.blobs[key] = (lines, bool(is_py and lines and imports_eventlet(data)))
+        return self.blobs[key]
+
+    def tree(self, sha: str, prefix: str = "") -> Count:
+        key = (sha, prefix)
+        if key in self.trees:
+            return self.trees[key]
+        lines, prod, test = 0, [], []
+        for mode, name, child in self.git.tree_entries(sha):
+            path = prefix + name
+            if mode == "40000":
+                if not excluded(name, self.excludes):
+                    sub = self.tree(child, path + "/")
+                    lines += sub.lines
+                    prod += sub.production
+                    test += sub.test
+            elif mode in _REGULAR:  # symlinks (120000) and submodules are skipped
+                n, imports = self.blob(child, name.endswith(".py"))
+                lines += n
+                if imports:
+                    (test if is_test_path(path) else prod).append(path)
+        self.trees[key] = result = Count(lines, tuple(prod), tuple(test))
+        return result
+
+    def commit(self, sha: str) -> Count:
+        return self.tree(self.commit_tree(sha))
+
+    def commit_tree(self, sha: str) -> str:
+        kind, data = self.git.read(sha)
+        if kind != "commit":
+            raise GitError(f"{sha} is a {kind}, not a commit")
+        return data.split(b"\n", 1)[0].split()[1].decode()
+
+
+@dataclass
+class Point:
+    label: str
+    date: dt.datetime
+    commit: str
+    lines: int = 0
+    production: int = 0
+    test: int = 0
+    in_flight: int = 0
+    in_flight_refs: dict[str, int] = field(default_factory=dict)
+    named: bool = False  # a tag or LABEL=DATE: quoted on the Mermaid axis
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "date": self.date.date().isoformat(),
+            "commit": self.commit,
+            "lines": self.lines,
+            "files_importing": {"production": self.production, "test": self.test},
+            "in_flight": self.in_flight,
+            "in_flight_refs": self.in_flight_refs,
+        }
+
+
+def _when(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+
+class History:
+    """First-parent history of a branch, oldest dropped as needed."""
+
+    def __init__(self, git: Git, branch: str) -> None:
+        out = git.run("log", "--first-parent", "--format=%H %ct", branch, "--")
+        self.commits = [(sha, int(ts)) for sha, ts in (line.split() for line in out.splitlines())]
+        if not self.commits:
+            raise GitError(f"branch {branch!r} has no commits")
+
+    def as_of(self, when: dt.datetime) -> tuple[str, int] | None:
+        limit = when.timestamp()
+        return next(((sha, ts) for sha, ts in self.commits if ts <= limit), None)
+
+    @property
+    def first_date(self) -> dt.datetime:
+        return _when(min(ts for _, ts in self.commits))
+
+    @property
+    def tip_date(self) -> dt.datetime:
+        return _when(self.commits[0][1])
+
+
+def date_points(history: History, every: dt.timedelta | None, since: dt.datetime | None,
+                until: dt.datetime | None, at: list[tuple[str | None, dt.datetime]]):
+    """``(label, date, named)`` for --at and --every, in date order."""
+    wanted = [(label or when.date().isoformat(), when, bool(label)) for label, when in at]
+    if every is not None:
+        until = until or parse_date(history.tip_date.date().isoformat())
+        when = since or parse_date(history.first_date.date().isoformat())
+        if when > until:
+            raise ValueError(f"--since {when.date()} is after the end of the range {until.date()}")
+        while when <= until:
+            wanted.append((when.date().isoformat(), when, False))
+            when += every
+    return sorted(wanted, key=lambda w: w[1])
+
+
+def tag_points(git: Git, pattern: str):
+    out = git.run("for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)",
+                  "refs/tags")
+    points = []
+    for line in out.splitlines():
+        parts = line.split()
+        name, sha = parts[0], parts[-2] if len(parts) == 3 else parts[-1]
+        if fnmatch.fnmatchcase(name, pattern):
+            ts = int(git.run("log", "-1", "--format=%ct", sha, "--").strip())
+            points.append((name, _when(ts), True, sha))
+    return sorted(points, key=lambda p: p[1])
+
+
+def resolve_refs(git: Git, refs: list[str]) -> dict[str, tuple[str, int]]:
+    """Ref name -> (tip sha, committer timestamp); globs match refs/."""
+    found: dict[str, tuple[str, int]] = {}
+    for ref in refs:
+        if any(ch in ref for ch in "*?["):
+            out = git.run("for-each-ref", "--format=%(refname) %(objectname)")
+            names = [(full, sha) for full, sha in (line.split() for line in out.splitlines())
+                     if fnmatch.fnmatchcase(full, ref) or fnmatch.fnmatchcase(_short(full), ref)]
+            if not names:
+                raise ValueError(f"--in-flight {ref!r} matches no refs")
+        else:
+            try:
+                names = [(ref, git.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip())]
+            except GitError:
+                raise ValueError(f"--in-flight {ref!r} is not a ref or commit of this repository") from None
+        for name, sha in names:
+            found[name] = (sha, int(git.run("log", "-1", "--format=%ct", sha, "--").strip()))
+    return found
+
+
+def _short(refname: str) -> str:
+    for prefix in ("refs/heads/", "refs/remotes/", "refs/tags/", "refs/"):
+        if refname.startswith(prefix):
+            return refname[len(prefix):]
+    return refname
+
+
+def in_flight(git: Git, counter: TreeCounter, point_sha: str, point_date: dt.datetime,
+              refs: dict[str, tuple[str, int]]) -> dict[str, int]:
+    result = {}
+    for name, (tip, ts) in refs.items():
+        if ts > point_date.timestamp():
+            result[name] = 0  # not proposed yet at this point
+            continue
+        base = git.run("merge-base", point_sha, tip, ok_codes=(0, 1)).strip()
+        if not base or base == tip:
+            result[name] = 0  # merged (or unrelated history)
+            continue
+        result[name] = max(0, counter.commit(base).lines - counter.commit(tip).lines)
+    return result
+
+
+def trend(repo: str, branch: str = "HEAD", every: str | None = None, since: str | None = None,
+          until: str | None = None, at: str | None = None, tags: str | None = None,
+          refs: list[str] | None = None, excludes=DEFAULT_EXCLUDES, utf8: bool | None = None,
+          progress=None) -> tuple[list[Point], TreeCounter]:
+    """Compute the points; ``progress(done, total)`` is called per point."""
+    step = parse_every(every) if every else None
+    since_d = parse_date(since, "--since") if since else None
+    until_d = parse_date(until, "--until") if until else None
+    at_list = []
+    for item in filter(None, (s.strip() for s in (at or "").split(","))):
+        label, _, text = item.rpartition("=")
+        at_list.append((label or None, parse_date(text, "--at date")))
+    if step is None and not at_list and tags is None:
+        step = parse_every("7d")
+    git = Git(repo)
+    try:
+        history = History(git, branch)
+        wanted = []
+        for label, when, named in date_points(history, step, since_d, until_d, at_list):
+            found = history.as_of(when)
+            if found:  # before the first commit: nothing to count
+                wanted.append((label, when, named, found[0]))
+        if tags is not None:
+            wanted += tag_points(git, tags)
+            wanted.sort(key=lambda w: w[1])
+        ref_tips = resolve_refs(git, refs or [])
+        counter = TreeCounter(git, excludes, utf8)
+        points = []
+        for index, (label, when, named, sha) in enumerate(wanted):
+            count = counter.commit(sha)
+            flights = in_flight(git, counter, sha, when, ref_tips)
+            points.append(Point(label, when, sha, count.lines, len(count.production),
+                                len(count.test), sum(flights.values()), flights, named))
+            if progress:
+                progress(index + 1, len(wanted))
+        return points, counter
+    finally:
+        git.close()
