@@ -1,0 +1,24 @@
+"""One module per concurrency model, each implementing the same names.
+
+``bootstrap()`` loads exactly one of them; everything else in offramp asks
+the loaded backend and never checks which mode it is in. Every backend
+module defines:
+
+- ``MODE``: its mode's name;
+- ``prepare(settings)``: make the process safe for the mode (patch, or
+  guard against eventlet) and select the matching oslo.service backend;
+- ``make_pool(runtime, name, size)``: a futurist executor with offramp's
+  tracking (see ``_pool``);
+- ``cooperative_yield()``;
+- ``current_task_handle()`` and ``stack_of(handle)``: how the watchdog
+  finds the stack of a task that runs too long.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+def load(mode: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}._{mode}")

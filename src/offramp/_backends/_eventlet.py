@@ -1,0 +1,135 @@
+"""Eventlet mode: the stdlib monkey-patched, green threads in every pool.
+
+Patching must come first: a module that created sockets, locks or
+threads before ``monkey_patch()`` keeps the blocking originals and can
+stall the whole hub. Those known to do so are named at bootstrap.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import warnings
+
+from offramp._backends import _oslo
+from offramp._errors import ModeError
+from offramp._pool import Future, PoolState, TrackedPool
+
+MODE = "eventlet"
+LOG = logging.getLogger("offramp")
+
+# Modules that keep unpatched sockets, locks or native threads when they
+# are imported before monkey_patch(), and why that hurts.
+EARLY_IMPORT_HAZARDS = {
+    "requests": "its connection pools keep blocking sockets and locks",
+    "urllib3": "its connection pools keep blocking sockets and locks",
+    "dns": "dnspython's resolver keeps the blocking socket module",
+    "grpc": "gRPC runs native threads eventlet cannot switch",
+    "psycopg2": "queries block the hub unless psycogreen is installed first",
+    "zmq": "needs eventlet.green.zmq; plain pyzmq blocks the hub",
+    "kombu": "its connections keep blocking sockets",
+    "amqp": "its connections keep blocking sockets",
+    "oslo_messaging": "its transports and executors keep blocking primitives",
+    "concurrent.futures.thread": "its global shutdown lock stays native",
+}
+
+_PATCHED = False
+
+
+def prepare(settings) -> None:
+    global _PATCHED
+    _oslo.check_not_chosen_otherwise(MODE)
+    early = [name for name in EARLY_IMPORT_HAZARDS if name in sys.modules]
+    try:
+        with warnings.catch_warnings():
+            # offramp exists to leave eventlet; saying it is deprecated on
+            # every start of an eventlet-mode process is noise.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import eventlet
+    except ImportError as exc:
+        raise ModeError(
+            "eventlet mode needs eventlet, which cannot be imported "
+            f"({exc}). Install it with: pip install 'offramp[eventlet]'"
+        ) from exc
+    if not _PATCHED:
+        eventlet.monkey_patch()
+        _PATCHED = True
+    for name in early:
+        LOG.warning(
+            "Module %s was imported before eventlet.monkey_patch(): %s. Call "
+            "offramp.bootstrap() before importing it.",
+            name, EARLY_IMPORT_HAZARDS[name],
+        )
+    _oslo.select(MODE)
+
+
+def make_pool(runtime, pool_name: str, size: int):
+    return _pool_class()(runtime, pool_name, size)
+
+
+@functools.cache
+def _pool_class():
+    # futurist is imported only once eventlet is patched, so that its green
+    # primitives are built on the patched stdlib.
+    import futurist
+    from futurist import _utils
+
+    class Pool(TrackedPool, futurist.GreenThreadPoolExecutor):
+        kind = "GreenThreadPoolExecutor"
+
+        def __init__(self, runtime, pool_name: str, size: int) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                futurist.GreenThreadPoolExecutor.__init__(self, max_workers=size)
+            self._init_tracking(runtime, pool_name)
+
+        def _submit(self, fn, *args, **kwargs):
+            future = Future()
+            work = _utils.WorkItem(future, fn, *args, **kwargs)
+            if not self._spin_up(work):
+                self._delayed_work.put(work)
+            return future
+
+        # A green pool has no standing workers: a green thread exists only
+        # while it runs a task. So "workers" counts running green threads
+        # and "idle workers" the free slots.
+        def state(self) -> PoolState:
+            running = self._pool.running()
+            return PoolState(
+                self._max_workers, running,
+                self._max_workers - running, self._delayed_work.qsize(),
+            )
+
+        def idle_capacity(self) -> int:
+            return self._max_workers - self._pool.running() - self._pool.waiting()
+
+        def would_queue(self) -> bool:
+            return self.idle_capacity() <= 0
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            if cancel_futures:
+                while not self._delayed_work.empty():
+                    self._delayed_work.get_nowait().future.cancel()
+                    self._delayed_work.task_done()
+            super().shutdown(wait=wait)
+
+    return Pool
+
+
+def cooperative_yield() -> None:
+    import eventlet
+
+    eventlet.sleep(0)
+
+
+def current_task_handle():
+    import greenlet
+
+    return greenlet.getcurrent()
+
+
+def stack_of(handle):
+    # A green thread that is not running is parked in the hub; its frame is
+    # where it waits. The running one is the caller itself.
+    return getattr(handle, "gr_frame", None)

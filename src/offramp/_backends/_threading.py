@@ -1,0 +1,202 @@
+"""Threading mode: native threads, and eventlet kept out of the process.
+
+Eventlet must never load here: a stray ``monkey_patch()`` would turn the
+process green behind the threads' backs, and the import alone costs about
+24 MiB of RSS. futurist imports eventlet whenever it is installed, but
+treats an ImportError as "not installed", so a guard that refuses the
+import keeps futurist, oslo.service and oslo.messaging working.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import functools
+import logging
+import queue
+import sys
+import sysconfig
+import threading
+from concurrent import futures
+
+from offramp._backends import _oslo
+from offramp._errors import ModeError
+from offramp._pool import Future, PoolState, TrackedPool
+
+MODE = "threading"
+LOG = logging.getLogger("offramp")
+
+
+def prepare(settings) -> None:
+    _oslo.check_not_chosen_otherwise(MODE)
+    if "eventlet" in sys.modules:
+        poison_monkey_patch(sys.modules["eventlet"])
+        raise ModeError(
+            "offramp is bootstrapping threading mode, but eventlet is already "
+            f"imported ({_where(sys.modules['eventlet'])}). Imported by: "
+            f"{_importers_of_eventlet() or 'unknown (no loaded module holds a reference)'}. "
+            "Bootstrap before anything imports eventlet; run with "
+            "'python -X importtime' to see the import chain."
+        )
+    if not any(isinstance(f, EventletBlocker) for f in sys.meta_path):
+        sys.meta_path.insert(0, EventletBlocker())
+    _oslo.select(MODE)
+
+
+class EventletBlocker(importlib.abc.MetaPathFinder):
+    """Refuses ``import eventlet`` and its submodules, naming the importer."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "eventlet" and not fullname.startswith("eventlet."):
+            return None
+        importer = _importing_frame()
+        raise ImportError(
+            f"import of {fullname!r} refused: this process runs in offramp "
+            f"threading mode, where eventlet must not load. Imported from "
+            f"{importer}. Use the stdlib or offramp equivalents, or set "
+            "OFFRAMP_CONCURRENCY=eventlet.",
+            name=fullname,
+        )
+
+
+def _importing_frame() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith("<frozen") or "importlib" in filename
+                or filename == __file__):
+            module = frame.f_globals.get("__name__", "?")
+            return f"module {module!r} ({filename}:{frame.f_lineno})"
+        frame = frame.f_back
+    return "an unknown module"
+
+
+def _where(module) -> str:
+    return getattr(module, "__file__", None) or "built-in"
+
+
+def _importers_of_eventlet() -> str:
+    """Loaded modules that hold eventlet objects: the likely importers.
+
+    Eventlet itself, its dependencies and the stdlib modules it patches
+    also hold such references, so they are left out.
+    """
+    stdlib = sysconfig.get_paths()["stdlib"]
+    found = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] in _EVENTLET_OWN or name.startswith("__patched_module_"):
+            continue
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(stdlib) and "site-packages" not in path:
+            continue
+        for value in list(vars(module).values()):
+            origin = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
+            if isinstance(origin, str) and origin.split(".")[0] == "eventlet":
+                found.append(f"{name} ({path or 'built-in'})")
+                break
+    return ", ".join(found)
+
+
+_EVENTLET_OWN = {"eventlet", "dns", "greenlet"}
+
+
+def _refuse_monkey_patch(*args, **kwargs):
+    # Runs with eventlet.patcher's globals: only builtins may be named.
+    raise RuntimeError(
+        "eventlet.monkey_patch() is poisoned: this process runs in offramp "
+        "threading mode, and patching now would turn running threads green."
+    )
+
+
+def poison_monkey_patch(eventlet) -> None:
+    """Make every reference to ``monkey_patch``, even one already held, raise."""
+    patcher = sys.modules.get("eventlet.patcher")
+    for fn in {getattr(eventlet, "monkey_patch", None),
+               getattr(patcher, "monkey_patch", None)}:
+        if fn is not None and hasattr(fn, "__code__") and not fn.__code__.co_freevars:
+            fn.__code__ = _refuse_monkey_patch.__code__
+
+
+def make_pool(runtime, pool_name: str, size: int):
+    return _pool_class()(runtime, pool_name, size)
+
+
+@functools.cache
+def _pool_class():
+    # futurist imports eventlet when it can; importing it only after the
+    # guard is in place makes futurist see eventlet as not installed.
+    import futurist
+    from futurist import _utils as futurist_utils
+
+    class Wakeup(futurist_utils.WorkItem):
+        """A no-op item that wakes an idle worker so it sees shutdown now."""
+
+        def __init__(self) -> None:
+            super().__init__(futures.Future(), lambda: None)
+
+    class Pool(TrackedPool, futurist.ThreadPoolExecutor):
+        kind = "ThreadPoolExecutor"
+
+        def __init__(self, runtime, pool_name: str, size: int) -> None:
+            futurist.ThreadPoolExecutor.__init__(self, max_workers=size)
+            self._init_tracking(runtime, pool_name)
+
+        def _submit(self, fn, *args, **kwargs):
+            future = Future()
+            self._maybe_spin_up()
+            self._work_queue.put(futurist_utils.WorkItem(future, fn, *args, **kwargs))
+            return future
+
+        def state(self) -> PoolState:
+            return PoolState(
+                self._max_workers, self.num_workers,
+                self.get_num_idle_workers(), self.queue_size,
+            )
+
+        def idle_capacity(self) -> int:
+            return self.get_num_idle_workers() - self.queue_size
+
+        def would_queue(self) -> bool:
+            return (self.num_workers >= self._max_workers
+                    and self.idle_capacity() <= 0)
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            # futurist's workers poll their queue once a second, so an idle
+            # shutdown waits up to a second per pool; waking them makes it
+            # immediate.
+            if cancel_futures:
+                self._cancel_queued()
+            with self._shutdown_lock:
+                self._shutdown = True
+            if wait:
+                self._work_queue.join()
+            workers = list(self._workers)
+            for worker in workers:
+                worker.stop()
+            for _ in workers:
+                self._work_queue.put(Wakeup())
+            if wait:
+                for worker in workers:
+                    worker.join()
+
+        def _cancel_queued(self) -> None:
+            while True:
+                try:
+                    item = self._work_queue.get_nowait()
+                except queue.Empty:
+                    return
+                item.future.cancel()
+                self._work_queue.task_done()
+
+    return Pool
+
+
+def cooperative_yield() -> None:
+    """Native threads are preempted; there is nothing to yield."""
+
+
+def current_task_handle() -> int:
+    return threading.get_ident()
+
+
+def stack_of(handle: int):
+    return sys._current_frames().get(handle)

@@ -1,0 +1,247 @@
+"""offramp's settings: oslo.config options, overridable from the environment.
+
+Every setting has three sources, highest first: an ``OFFRAMP_*`` environment
+variable, the ``[offramp]`` group of the config file given to
+``bootstrap()``, and the code default. Values are validated when read, and a
+bad one raises :class:`ConfigurationError` naming its source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+
+from oslo_config import cfg
+
+from offramp._errors import ConfigurationError, invalid
+
+GROUP = "offramp"
+
+MODE_CHOICES = ("threading", "eventlet", "auto")
+
+# Threads cost a stack and an OS thread each, green threads almost nothing;
+# nova sized its pools the same way.
+DEFAULT_POOL_SIZES = {
+    "threading": {"default": 10, "scatter_gather": 5},
+    "eventlet": {"default": 1000, "scatter_gather": 1000},
+}
+FALLBACK_POOL_SIZE = {"threading": 10, "eventlet": 1000}
+MAX_POOL_SIZE = {"threading": 1024, "eventlet": 100_000}
+
+OPTS = [
+    cfg.StrOpt(
+        "concurrency",
+        help="Concurrency mode: threading, eventlet or auto (auto leaves the "
+        "choice to the application's own switch and default). The "
+        "OFFRAMP_CONCURRENCY environment variable overrides it.",
+    ),
+    cfg.DictOpt(
+        "threading_pool_sizes",
+        default={},
+        help="Worker threads per named pool in threading mode, e.g. "
+        "default:10,scatter_gather:5. OFFRAMP_THREADING_POOL_<NAME> "
+        "overrides one pool.",
+    ),
+    cfg.DictOpt(
+        "eventlet_pool_sizes",
+        default={},
+        help="Green threads per named pool in eventlet mode, e.g. "
+        "default:1000. OFFRAMP_EVENTLET_POOL_<NAME> overrides one pool.",
+    ),
+    cfg.FloatOpt(
+        "stats_period",
+        default=0.0,
+        help="Seconds between pool statistics log lines; 0 disables.",
+    ),
+    cfg.FloatOpt(
+        "saturation_warning_interval",
+        default=60.0,
+        help="Minimum seconds between two saturation warnings of one pool.",
+    ),
+    cfg.ListOpt(
+        "hung_task_thresholds",
+        default=["60", "300", "900"],
+        help="Seconds of run time after which a task is reported as hung, "
+        "once per threshold crossed; empty disables the watchdog.",
+    ),
+    cfg.FloatOpt(
+        "watchdog_period",
+        default=5.0,
+        help="Seconds between two watchdog checks for hung tasks.",
+    ),
+    cfg.StrOpt(
+        "deadlock_action",
+        default="log",
+        help="What to do when a pool task blocks on a child queued on the "
+        "same full pool: log (an ERROR) or raise (PoolDeadlockError).",
+    ),
+]
+
+
+def list_opts():
+    """Entry point for oslo-config-generator."""
+    return [(GROUP, OPTS)]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the ``[offramp]`` options on an application's ConfigOpts."""
+    conf.register_opts(OPTS, group=GROUP)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated settings of one process."""
+
+    config_file: str | None = None
+    concurrency: str | None = None
+    pool_sizes: Mapping[str, Mapping[str, int]] = dataclasses.field(
+        default_factory=lambda: {"threading": {}, "eventlet": {}}
+    )
+    stats_period: float = 0.0
+    saturation_warning_interval: float = 60.0
+    hung_task_thresholds: tuple[float, ...] = (60.0, 300.0, 900.0)
+    watchdog_period: float = 5.0
+    deadlock_action: str = "log"
+
+    def pool_size(self, mode: str, name: str) -> int:
+        """Size of pool ``name``: env, then config, then code default."""
+        env_name = f"OFFRAMP_{mode.upper()}_POOL_{_env_key(name)}"
+        raw = os.environ.get(env_name)
+        if raw is not None and raw.strip():
+            return _pool_size(mode, env_name, raw)
+        if name in self.pool_sizes[mode]:
+            return self.pool_sizes[mode][name]
+        return DEFAULT_POOL_SIZES[mode].get(name, FALLBACK_POOL_SIZE[mode])
+
+
+def load(config_file: str | None = None) -> Settings:
+    """Read and validate every setting, so a bad one fails at bootstrap."""
+    values = _read_config_file(config_file) if config_file else {}
+    where = f"[{GROUP}] in {config_file}"
+
+    def pick(key: str, default):
+        env_name = f"OFFRAMP_{key.upper()}"
+        raw = os.environ.get(env_name)
+        if raw is not None and raw.strip():
+            return env_name, raw
+        if values.get(key) is not None:
+            return f"{key} {where}", values[key]
+        return None, default
+
+    # OFFRAMP_CONCURRENCY is read by bootstrap, which ranks it above the
+    # application's own switch; here only the config file's value counts.
+    concurrency = values.get("concurrency")
+    if concurrency is not None:
+        concurrency = choice(f"concurrency {where}", concurrency, MODE_CHOICES)
+
+    sizes = {}
+    for mode in ("threading", "eventlet"):
+        key = f"{mode}_pool_sizes"
+        sizes[mode] = {
+            name: _pool_size(mode, f"{key} {where} (pool {name!r})", raw)
+            for name, raw in (values.get(key) or {}).items()
+        }
+
+    def number(key: str, default: float, minimum: float = 0.0) -> float:
+        source, raw = pick(key, default)
+        return _number(source, raw, minimum) if source else default
+
+    source, raw_thresholds = pick("hung_task_thresholds", None)
+    thresholds = (
+        _thresholds(source, raw_thresholds)
+        if source
+        else Settings.hung_task_thresholds
+    )
+    source, action = pick("deadlock_action", "log")
+    return Settings(
+        config_file=config_file,
+        concurrency=concurrency,
+        pool_sizes=sizes,
+        stats_period=number("stats_period", 0.0),
+        saturation_warning_interval=number("saturation_warning_interval", 60.0),
+        hung_task_thresholds=thresholds,
+        watchdog_period=number("watchdog_period", 5.0, minimum=0.0),
+        deadlock_action=choice(source, action, ("log", "raise"))
+        if source
+        else "log",
+    )
+
+
+def _read_config_file(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"config file {path!r} does not exist or is not a file; "
+            "bootstrap(config_file=...) needs a readable oslo.config file"
+        )
+    conf = cfg.ConfigOpts()
+    # Read as plain strings: offramp validates them itself, so every bad
+    # value gets the same clear message whatever its source.
+    conf.register_opts(
+        [
+            cfg.StrOpt(o.name) if not isinstance(o, cfg.DictOpt)
+            else cfg.DictOpt(o.name)
+            for o in OPTS
+        ],
+        group=GROUP,
+    )
+    try:
+        conf(args=[], default_config_files=[path], use_env=False)
+        group = conf[GROUP]
+        return {o.name: group[o.name] for o in OPTS}
+    except (cfg.Error, ValueError) as exc:
+        raise ConfigurationError(f"config file {path!r}: {exc}") from exc
+    finally:
+        conf.reset()
+
+
+def _env_key(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def choice(source: str, raw: str, accepted: tuple[str, ...]) -> str:
+    value = str(raw).strip().lower()
+    if value not in accepted:
+        raise invalid(source, raw, ", ".join(accepted) + " (case-insensitive)")
+    return value
+
+
+def _pool_size(mode: str, source: str, raw) -> int:
+    limit = MAX_POOL_SIZE[mode]
+    accepted = f"a whole number from 1 to {limit} ({mode} mode)"
+    try:
+        size = int(str(raw).strip())
+    except ValueError:
+        raise invalid(source, raw, accepted) from None
+    if not 1 <= size <= limit:
+        raise invalid(source, raw, accepted)
+    return size
+
+
+def _number(source: str, raw, minimum: float) -> float:
+    accepted = f"a number >= {minimum:g}"
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise invalid(source, raw, accepted) from None
+    if not value >= minimum or value == float("inf"):
+        raise invalid(source, raw, accepted)
+    return value
+
+
+def _thresholds(source: str, raw) -> tuple[float, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    items = [str(i).strip() for i in items if str(i).strip()]
+    values = []
+    for item in items:
+        try:
+            value = float(item)
+        except ValueError:
+            value = -1.0
+        if not value > 0 or value == float("inf"):
+            raise invalid(
+                source, raw, "a comma-separated list of positive seconds"
+            )
+        values.append(value)
+    return tuple(sorted(set(values)))
