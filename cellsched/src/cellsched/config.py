@@ -61,12 +61,15 @@ def list_opts():
 
 
 def make_conf(config_files: list[str] | None = None) -> cfg.ConfigOpts:
-    """A fresh ConfigOpts with our group registered and files parsed.
+    """The global ConfigOpts, cleared, with our group and files parsed.
 
-    A fresh object (not the global CONF) keeps in-process runs such as the
-    demo and unit tests independent of each other.
+    It has to be the global ``cfg.CONF``: oslo.messaging registers some of
+    its options (tracing) only there and looks them up on whatever conf it
+    is given.  Clearing first drops overrides left by an earlier in-process
+    run (tests, demo).
     """
-    conf = cfg.ConfigOpts()
+    conf = cfg.CONF
+    conf.clear()
     conf.register_opts(OPTS, group=GROUP)
     for path in config_files or []:
         if not os.path.isfile(path):

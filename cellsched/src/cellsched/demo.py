@@ -95,12 +95,15 @@ def run(args) -> int:
 
 
 def _print_pool_stats() -> None:
-    """Show offramp's own statistics lines on stdout."""
+    """Show offramp's own statistics lines on stdout (and only there)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("  %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
+    offramp_log = logging.getLogger("offramp")
+    propagate = offramp_log.propagate
+    offramp_log.addHandler(handler)
+    offramp_log.propagate = False
     try:
         offramp.log_executor_stats()
     finally:
-        root.removeHandler(handler)
+        offramp_log.removeHandler(handler)
+        offramp_log.propagate = propagate

@@ -66,7 +66,8 @@ class LoadResult:
                 f"latency ms: p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  "
                 f"p99 {lat['p99']:.1f}  max {lat['max']:.1f}\n"
                 f"outcomes: {outcomes}; instances placed: "
-                f"{d['instances_placed']}")
+                f"{d['instances_placed']}"
+                + "".join(f"\nerror: {e}" for e in d["sample_errors"]))
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), sort_keys=True)
