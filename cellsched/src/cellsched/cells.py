@@ -286,5 +286,5 @@ class CellEngines:
         with self._lock:
             engines = list(self._engines.values())
             self._engines.clear()
-        for engine in self._engines.values():
+        for engine in engines:
             engine.dispose()

@@ -124,4 +124,3 @@ def serve(conf) -> int:
                                    workers=workers, restart_method="reload")
     rc = launcher.wait()
     return int(rc or 0)
-

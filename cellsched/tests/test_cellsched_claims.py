@@ -97,8 +97,8 @@ def test_check_reports_overcommit_and_mismatch(cell_dbs):
     ("postgresql", "SELECT pg_sleep(5)"),
     ("mariadb", "SELECT SLEEP(5)"),
 ])
-def test_statement_timeout_is_enforced_by_the_server(server_dbs, backend,
-                                                      sleep_sql):
+def test_statement_timeout_is_enforced_by_the_server(
+        server_dbs, backend, sleep_sql):
     url = server_dbs(backend).create(1)["cell1"]
     engine = _engine(url, statement_timeout=0.5)
     try:
