@@ -9,9 +9,15 @@ green by skipping the real thing.
 
 from __future__ import annotations
 
+import offramp
 import pytest
 
-from cellsched_testlib import (RABBIT_URL, CellDatabases, Served,
+# The offramp pytest plugin (--offramp-mode) has normally bootstrapped the
+# session already, and then this is a no-op; a bare ``pytest`` run gets the
+# mode from OFFRAMP_CONCURRENCY (threading when unset), like the CLI does.
+offramp.bootstrap()
+
+from cellsched_testlib import (RABBIT_URL, CellDatabases, Served,  # noqa: E402
                                require_server)
 
 
