@@ -127,11 +127,15 @@ def _pool_class():
     import futurist
     from futurist import _utils as futurist_utils
 
-    class Wakeup(futurist_utils.WorkItem):
-        """A no-op item that wakes an idle worker so it sees shutdown now."""
+    class StopWorker(futurist_utils.WorkItem):
+        """Queued behind all real work: the worker that runs it exits.
+
+        futurist's workers otherwise poll once a second for shutdown, so
+        an idle shutdown took up to a second per pool.
+        """
 
         def __init__(self) -> None:
-            super().__init__(futures.Future(), lambda: None)
+            super().__init__(futures.Future(), lambda: threading.current_thread().stop())
 
     class Pool(TrackedPool, futurist.ThreadPoolExecutor):
         kind = "ThreadPoolExecutor"
@@ -160,22 +164,17 @@ def _pool_class():
                     and self.idle_capacity() <= 0)
 
         def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-            # futurist's workers poll their queue once a second, so an idle
-            # shutdown waits up to a second per pool; waking them makes it
-            # immediate.
-            if cancel_futures:
-                self._cancel_queued()
             with self._shutdown_lock:
+                first = not self._shutdown
                 self._shutdown = True
+            if first:
+                if cancel_futures:
+                    self._cancel_queued()
+                # Queued work still runs; then each worker takes one stop.
+                for _ in self._workers:
+                    self._work_queue.put(StopWorker())
             if wait:
-                self._work_queue.join()
-            workers = list(self._workers)
-            for worker in workers:
-                worker.stop()
-            for _ in workers:
-                self._work_queue.put(Wakeup())
-            if wait:
-                for worker in workers:
+                for worker in list(self._workers):
                     worker.join()
 
         def _cancel_queued(self) -> None:
