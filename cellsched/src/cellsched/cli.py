@@ -304,8 +304,24 @@ def setup_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _first_config_file(argv: list[str]) -> str | None:
+    """The first --config-file, so its [offramp] group (pool sizes, mode)
+    reaches bootstrap, which has to run before anything else."""
+    for i, arg in enumerate(argv):
+        if arg == "--config-file" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config-file="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    offramp.bootstrap()
+    try:
+        offramp.bootstrap(config_file=_first_config_file(
+            sys.argv[1:] if argv is None else argv))
+    except (offramp.ConfigurationError, offramp.ModeError) as exc:
+        print(f"cellsched: error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
