@@ -113,3 +113,48 @@ def test_no_valid_host_explains_why(tmp_path):
         assert "3 availability zone" in str(info.value)
     finally:
         sched.engines.dispose()
+
+
+def test_locked_postgresql_cell_is_cut_off_by_statement_timeout(
+        tmp_path, server_dbs, caplog):
+    """A cell whose host-state read blocks on a lock is skipped.
+
+    In threading mode the scatter-gather timeout returns first.  In eventlet
+    mode psycopg waits in C and blocks the whole hub, so no green-thread
+    timeout can fire: only the server-side statement_timeout ends the wait.
+    Either way the request completes from the other cells.
+    """
+    import offramp
+    import sqlalchemy as sa
+
+    good = _sqlite_cells(tmp_path, 1, hosts=2)
+    url = server_dbs("postgresql").create(1)["cell1"]
+    pg = cells_mod.cell_from_entry("pg", {"url": url,
+                                          "statement_timeout": 1.5})
+    pg_engine = cells_mod.create_engine(pg)
+    schema.create_schema(pg_engine)
+    inventory.seed_cell(pg_engine, "pg", 2, 16, 4096, 100)
+    sched = Scheduler(good + [pg], parse_weighers(["ram"]),
+                      scatter_gather_timeout=0.5)
+    holder = pg_engine.connect()
+    trans = holder.begin()
+    holder.execute(sa.text("LOCK TABLE compute_nodes IN ACCESS EXCLUSIVE "
+                           "MODE"))
+    try:
+        caplog.set_level(logging.WARNING, logger="cellsched")
+        start = time.monotonic()
+        sel = sched.select_destinations({"flavor": FLAVOR})
+        elapsed = time.monotonic() - start
+        assert sel[0]["cell"] == "cell1"
+        if offramp.current_mode() == offramp.Mode.THREADING:
+            assert elapsed < 1.2
+        else:
+            assert 1.2 < elapsed < 3.5
+        assert any(r.getMessage().startswith("Cell pg ")
+                   for r in caplog.records if r.levelno == logging.WARNING)
+    finally:
+        trans.rollback()
+        holder.close()
+        time.sleep(1.6)   # let a still-running read end on its own timeout
+        sched.engines.dispose()
+        pg_engine.dispose()
