@@ -190,6 +190,16 @@ def write_cells_file(path: str, cells: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
+def mark_scratch_dir(path: str) -> None:
+    """Make a data directory ignore itself in git, so running the demo or
+    ``init`` inside a clone leaves ``git status`` clean."""
+    os.makedirs(path, exist_ok=True)
+    marker = os.path.join(path, ".gitignore")
+    if not os.path.exists(marker):
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write("# cellsched data, not source\n*\n")
+
+
 def sqlite_cells(data_dir: str, count: int) -> dict[str, str]:
     """The embedded default: ``count`` SQLite files under ``data_dir``."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:

@@ -84,6 +84,7 @@ def cmd_init(args) -> int:
     if not os.path.exists(path):
         if args.cells_file:
             raise CellConfigError(f"cells file {path!r} does not exist")
+        cells.mark_scratch_dir(conf.cellsched.data_dir)
         cells.write_cells_file(path, cells.sqlite_cells(
             conf.cellsched.data_dir, args.cells))
         print(f"wrote {path} with {args.cells} SQLite cells")

@@ -31,7 +31,7 @@ def run(args) -> int:
     data_dir = os.path.abspath(args.data_dir or DEFAULT_DEMO_DIR)
     # A demo always starts from empty cells so its numbers are comparable.
     shutil.rmtree(data_dir, ignore_errors=True)
-    os.makedirs(data_dir)
+    cells_mod.mark_scratch_dir(data_dir)
     cells_path = os.path.join(data_dir, "cells.json")
     cells_mod.write_cells_file(
         cells_path, cells_mod.sqlite_cells(data_dir, args.cells))
