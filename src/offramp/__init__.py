@@ -5,7 +5,9 @@ work through :func:`spawn`, :func:`get_executor` and
 :func:`scatter_gather`, which behave the same in both modes.
 """
 
+from offramp._capped import CappedExecutor
 from offramp._config import list_opts, register_opts
+from offramp._delayed import DelayedExecutor
 from offramp._errors import (
     ConfigurationError,
     ModeError,
@@ -19,11 +21,16 @@ from offramp._executors import (
     spawn,
     spawn_on,
 )
+from offramp._fanout import DID_NOT_RESPOND, is_failure, scatter_gather
+from offramp._metrics import register_metrics
 from offramp._mode import Mode, bootstrap, current_mode
 from offramp._stats import executor_snapshot, log_executor_stats
 
 __all__ = [
+    "DID_NOT_RESPOND",
+    "CappedExecutor",
     "ConfigurationError",
+    "DelayedExecutor",
     "Mode",
     "ModeError",
     "NotBootstrappedError",
@@ -33,9 +40,12 @@ __all__ = [
     "current_mode",
     "executor_snapshot",
     "get_executor",
+    "is_failure",
     "list_opts",
     "log_executor_stats",
+    "register_metrics",
     "register_opts",
+    "scatter_gather",
     "shutdown_executors",
     "spawn",
     "spawn_on",

@@ -34,3 +34,22 @@ class Carrier:
             return self._vars.run(fn, *args, **kwargs)
         finally:
             store.context = previous
+
+    def bind(self, fn, /, *args, **kwargs) -> Bound:
+        """``fn`` with its arguments, to run later in this context."""
+        return Bound(self, fn, args, kwargs)
+
+
+class Bound:
+    """A call bound to a carrier; ``func`` names the task in logs."""
+
+    __slots__ = ("carrier", "func", "args", "kwargs")
+
+    def __init__(self, carrier: Carrier, func, args, kwargs) -> None:
+        self.carrier = carrier
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self):
+        return self.carrier.run(self.func, *self.args, **self.kwargs)

@@ -46,7 +46,9 @@ class TaskRecord:
 
 def describe(fn) -> str:
     """A task's name for logs: its qualified name where it has one."""
-    target = getattr(fn, "func", fn)  # functools.partial
+    target = fn
+    while hasattr(target, "func"):  # functools.partial, offramp's Bound
+        target = target.func
     module = getattr(target, "__module__", None)
     name = getattr(target, "__qualname__", None) or repr(target)
     return f"{module}.{name}" if module else name
