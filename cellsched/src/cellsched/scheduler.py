@@ -75,6 +75,8 @@ class Scheduler:
                                 type(value).__name__, value)
             else:
                 hosts.extend(value)
+        if skipped:
+            self._count(cells_skipped=len(skipped))
         return hosts, skipped
 
     def select_destinations(self, request_spec) -> list[dict]:
@@ -135,9 +137,14 @@ class Scheduler:
                     raise NoValidHost(self._reason(
                         spec, len(hosts), skipped, rejected, lost_races,
                         errors, len(selections)))
-        except Exception:
+        except Exception as exc:
             self._release(selections)
-            self._count(no_valid_host=1)
+            if isinstance(exc, NoValidHost):
+                self._count(no_valid_host=1)
+            elif isinstance(exc, InvalidRequest):
+                self._count(invalid=1)
+            else:
+                self._count(errors=1)
             raise
         finally:
             self._count(lost_races=lost_races, claim_errors=errors)
