@@ -93,6 +93,10 @@ class Scheduler:
             raise
         hosts, skipped = self.gather()
         candidates, rejected = filter_hosts(hosts, spec)
+        # Equal weights are common (identical hosts); shuffling before the
+        # stable sort breaks ties randomly, so concurrent requests do not
+        # all race for the same first host.
+        random.shuffle(candidates)
         selections: list[dict] = []
         lost_races = errors = 0
         try:
