@@ -1,0 +1,300 @@
+"""The cell map: which databases exist, and how to talk to each safely.
+
+A cell is one database.  The scheduler reads every cell on every request
+and writes claims into them, so a slow or dead cell must not be able to
+hold a scheduler thread forever: a running thread cannot be killed, so every
+bound lives inside the database call itself (connect timeout, client read
+timeout, server-side statement timeout), configured per cell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+LOG = logging.getLogger(__name__)
+
+#: Driver names we accept in URLs, and what bare dialect names map to.
+SUPPORTED_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "mysql": "mysql+pymysql",
+    "mysql+pymysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "mariadb+pymysql": "mysql+pymysql",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+ACCEPTED_URLS = ("sqlite:///PATH, mysql+pymysql://USER:PASS@HOST/DB, "
+                 "postgresql+psycopg://USER@HOST/DB")
+
+CELL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_STATEMENT_TIMEOUT = 10.0
+
+
+class CellConfigError(ValueError):
+    """A cells file or cell URL that cannot be used; the message says why."""
+
+
+def mask_url(url: str | URL) -> str:
+    """Render a database URL for logs and errors, password replaced by ***."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        # Not even parseable: blank anything between "://user:" and "@".
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def parse_url(raw: str, cell: str = "?") -> URL:
+    """Parse and normalise a cell URL, naming what is accepted on failure."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise CellConfigError(
+            f"cell {cell!r}: database URL must be a non-empty string "
+            f"(accepted: {ACCEPTED_URLS})")
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise CellConfigError(
+            f"cell {cell!r}: cannot parse database URL {mask_url(raw)!r} "
+            f"(accepted: {ACCEPTED_URLS})") from None
+    driver = SUPPORTED_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise CellConfigError(
+            f"cell {cell!r}: unsupported database driver {url.drivername!r} "
+            f"in {mask_url(url)!r}; accepted drivers: "
+            f"{', '.join(sorted(SUPPORTED_DRIVERS))}")
+    url = url.set(drivername=driver)
+    if driver != "sqlite" and not url.database:
+        raise CellConfigError(
+            f"cell {cell!r}: URL {mask_url(url)!r} names no database "
+            f"(accepted: {ACCEPTED_URLS})")
+    return url
+
+
+def _positive(value: Any, what: str, cell: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value <= 0:
+        raise CellConfigError(
+            f"cell {cell!r}: {what} must be a positive number of seconds, "
+            f"got {value!r}")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One cell: its name, its database URL and its timeouts (seconds)."""
+
+    name: str
+    url: URL
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    def __str__(self) -> str:  # never leak the password through %s
+        return f"{self.name}({self.masked_url})"
+
+    __repr__ = __str__
+
+
+_TIMEOUT_KEYS = ("connect_timeout", "read_timeout", "statement_timeout")
+
+
+def cell_from_entry(name: str, entry: Any, defaults: dict | None = None
+                    ) -> Cell:
+    """Build a Cell from a cells-file entry: a URL string or an object."""
+    if not isinstance(name, str) or not CELL_NAME_RE.match(name):
+        raise CellConfigError(
+            f"cell name {name!r} is invalid: use 1-63 letters, digits, "
+            f"'_', '.' or '-', starting with a letter or digit")
+    defaults = dict(defaults or {})
+    if isinstance(entry, str):
+        entry = {"url": entry}
+    if not isinstance(entry, dict):
+        raise CellConfigError(
+            f"cell {name!r}: expected a URL string or an object with "
+            f"'url' and optional {', '.join(_TIMEOUT_KEYS)}; "
+            f"got {type(entry).__name__}")
+    unknown = set(entry) - {"url", *_TIMEOUT_KEYS}
+    if unknown:
+        raise CellConfigError(
+            f"cell {name!r}: unknown keys {sorted(unknown)}; accepted: "
+            f"url, {', '.join(_TIMEOUT_KEYS)}")
+    if "url" not in entry:
+        raise CellConfigError(f"cell {name!r}: missing 'url'")
+    timeouts = {k: _positive(entry.get(k, defaults.get(k, d)), k, name)
+                for k, d in zip(_TIMEOUT_KEYS,
+                                (DEFAULT_CONNECT_TIMEOUT,
+                                 DEFAULT_READ_TIMEOUT,
+                                 DEFAULT_STATEMENT_TIMEOUT))}
+    return Cell(name=name, url=parse_url(entry["url"], name), **timeouts)
+
+
+def load_cells_file(path: str, defaults: dict | None = None) -> list[Cell]:
+    """Read a cells file: JSON ``{"cells": {name: url-or-object}}``.
+
+    A bare ``{name: url}`` mapping is accepted too.  Every problem is reported
+    with the file name and the offending value.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise CellConfigError(
+            f"cells file {path!r} does not exist (run 'cellsched init' or "
+            f"pass --cells-file)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CellConfigError(
+            f"cells file {path!r} is not valid JSON ({exc}); expected "
+            f'{{"cells": {{"NAME": "URL", ...}}}}') from None
+    if isinstance(data, dict) and "cells" in data:
+        data = data["cells"]
+    if not isinstance(data, dict) or not data:
+        raise CellConfigError(
+            f"cells file {path!r} must map cell names to URLs, e.g. "
+            f'{{"cells": {{"cell1": "sqlite:///cell1.db"}}}}; got '
+            f"{type(data).__name__ if data else 'nothing'}")
+    try:
+        return [cell_from_entry(name, entry, defaults)
+                for name, entry in data.items()]
+    except CellConfigError as exc:
+        raise CellConfigError(f"cells file {path!r}: {exc}") from None
+
+
+def write_cells_file(path: str, cells: dict[str, str]) -> None:
+    """Write a cells file (used by ``init`` for the embedded SQLite cells)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"cells": cells}, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def mark_scratch_dir(path: str) -> None:
+    """Make a data directory ignore itself in git, so running the demo or
+    ``init`` inside a clone leaves ``git status`` clean."""
+    os.makedirs(path, exist_ok=True)
+    marker = os.path.join(path, ".gitignore")
+    if not os.path.exists(marker):
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write("# cellsched data, not source\n*\n")
+
+
+def sqlite_cells(data_dir: str, count: int) -> dict[str, str]:
+    """The embedded default: ``count`` SQLite files under ``data_dir``."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise CellConfigError(
+            f"number of cells must be a positive integer, got {count!r}")
+    data_dir = os.path.abspath(data_dir)
+    return {f"cell{i}": f"sqlite:///{os.path.join(data_dir, f'cell{i}.db')}"
+            for i in range(1, count + 1)}
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    # WAL lets readers (host-state scans) proceed during a claim, and lets
+    # several worker processes share one file.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def create_engine(cell: Cell, pool_size: int = 10,
+                  max_overflow: int = 20) -> sa.Engine:
+    """An engine for ``cell`` with every timeout pushed into the driver.
+
+    * MariaDB (PyMySQL): ``connect_timeout``, ``read_timeout`` and
+      ``write_timeout`` on the socket, ``max_statement_time`` on the server.
+    * PostgreSQL (psycopg): libpq ``connect_timeout``; the read timeout
+      becomes ``tcp_user_timeout`` plus TCP keepalives (libpq has no plain
+      read timeout); ``statement_timeout`` on the server.
+    * SQLite: the read timeout is the lock (busy) timeout; there is no
+      network and no server-side statement timeout.
+    """
+    url = cell.url
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": cell.read_timeout}
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
+                      poolclass=sa.pool.QueuePool)
+    elif backend == "mysql":
+        kwargs["connect_args"] = {
+            "connect_timeout": max(1, round(cell.connect_timeout)),
+            "read_timeout": max(1, round(cell.read_timeout)),
+            "write_timeout": max(1, round(cell.read_timeout)),
+            "init_command": "SET SESSION max_statement_time=%g"
+                            % cell.statement_timeout,
+        }
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
+                      pool_recycle=3600, pool_timeout=cell.connect_timeout
+                      + cell.read_timeout)
+    elif backend == "postgresql":
+        kwargs["connect_args"] = {
+            # libpq rounds and treats 1 as 2; keep what was asked for.
+            "connect_timeout": max(2, round(cell.connect_timeout)),
+            "options": "-c statement_timeout=%d"
+                       % round(cell.statement_timeout * 1000),
+            "tcp_user_timeout": round(cell.read_timeout * 1000),
+            "keepalives": 1,
+            "keepalives_idle": max(1, round(cell.read_timeout / 3)),
+            "keepalives_interval": max(1, round(cell.read_timeout / 6)),
+            "keepalives_count": 3,
+        }
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
+                      pool_timeout=cell.connect_timeout + cell.read_timeout)
+    engine = sa.create_engine(url, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class CellEngines:
+    """Engines per cell, created lazily in the process that uses them.
+
+    Engines hold sockets, so they must be created after the worker fork;
+    this registry is built in the parent and only fills itself in children.
+    """
+
+    def __init__(self, cells: list[Cell]):
+        self.cells = {c.name: c for c in cells}
+        self._engines: dict[str, sa.Engine] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> sa.Engine:
+        engine = self._engines.get(name)
+        if engine is None:
+            with self._lock:
+                engine = self._engines.get(name)
+                if engine is None:
+                    engine = create_engine(self.cells[name])
+                    self._engines[name] = engine
+        return engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            engines = list(self._engines.values())
+            self._engines.clear()
+        for engine in engines:
+            engine.dispose()

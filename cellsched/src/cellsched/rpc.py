@@ -1,0 +1,110 @@
+"""The oslo.messaging side: the ``select_destinations`` endpoint, the RPC
+server and a small client.
+
+Imported only after ``offramp.bootstrap()``: importing oslo.messaging
+earlier would pin its concurrency backend before the mode is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import offramp
+import oslo_messaging
+
+from cellsched.request import InvalidRequest
+from cellsched.scheduler import NoValidHost, Scheduler
+
+LOG = logging.getLogger(__name__)
+
+API_VERSION = "1.0"
+#: Error types a caller should expect; anything else is a server bug.
+EXPECTED_ERRORS = ("InvalidRequest", "NoValidHost")
+
+
+def executor_for_mode() -> str:
+    """The oslo.messaging executor that matches the offramp mode."""
+    return "eventlet" if offramp.current_mode() == offramp.Mode.EVENTLET \
+        else "threading"
+
+
+def get_transport(conf, url: str | None = None):
+    # oslo.messaging's own options go into the same ConfigOpts object.
+    return oslo_messaging.get_rpc_transport(
+        conf, url=url or conf.cellsched.transport_url)
+
+
+class SchedulerEndpoint:
+    """RPC methods.  Every failure becomes an error reply, never a crash."""
+
+    target = oslo_messaging.Target(version=API_VERSION)
+
+    def __init__(self, scheduler: Scheduler):
+        self.scheduler = scheduler
+
+    @oslo_messaging.expected_exceptions(InvalidRequest, NoValidHost)
+    def select_destinations(self, ctxt, request_spec=None, **unexpected):
+        if unexpected:
+            raise InvalidRequest(
+                f"select_destinations got unexpected arguments "
+                f"{sorted(unexpected)}; it accepts only request_spec")
+        if request_spec is None:
+            raise InvalidRequest(
+                "select_destinations needs request_spec: {'flavor': "
+                "{'vcpus', 'memory_mb', 'disk_gb'}, 'num_instances', "
+                "optional 'availability_zone', 'instance_uuids'}")
+        try:
+            return self.scheduler.select_destinations(request_spec)
+        except (InvalidRequest, NoValidHost):
+            raise
+        except Exception:
+            LOG.exception("select_destinations failed unexpectedly")
+            raise
+
+
+def get_server(conf, transport, scheduler: Scheduler):
+    """An RPC server on the configured topic with the mode's executor."""
+    target = oslo_messaging.Target(
+        topic=conf.cellsched.topic,
+        server=f"{socket.gethostname()}-{os.getpid()}")
+    return oslo_messaging.get_rpc_server(
+        transport, target, [SchedulerEndpoint(scheduler)],
+        executor=executor_for_mode())
+
+
+class SchedulerClient:
+    """Thin client: calls select_destinations, maps errors to outcomes."""
+
+    def __init__(self, conf, transport=None, timeout: int | None = None):
+        self._own_transport = transport is None
+        self.transport = transport or get_transport(conf)
+        target = oslo_messaging.Target(topic=conf.cellsched.topic,
+                                       version=API_VERSION)
+        self.client = oslo_messaging.get_rpc_client(
+            self.transport, target,
+            timeout=timeout or conf.cellsched.rpc_timeout)
+
+    def select_destinations(self, request_spec) -> list[dict]:
+        return self.client.call({}, "select_destinations",
+                                request_spec=request_spec)
+
+    def close(self) -> None:
+        if self._own_transport:
+            self.transport.cleanup()
+
+
+def classify(exc: BaseException) -> str:
+    """Outcome name for an RPC failure: NoValidHost, InvalidRequest, ..."""
+    if isinstance(exc, oslo_messaging.RemoteError):
+        return exc.exc_type or "RemoteError"
+    if isinstance(exc, oslo_messaging.MessagingTimeout):
+        return "Timeout"
+    return type(exc).__name__
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, oslo_messaging.RemoteError):
+        return str(exc.value)
+    return str(exc)

@@ -1,0 +1,189 @@
+"""The scheduling algorithm: gather, filter, weigh, claim.
+
+Host states are read fresh from every cell on every request with
+``offramp.scatter_gather``; a cell that fails or is too slow is skipped
+with a WARNING (the request is served from the cells that answered) and
+never holds the request longer than the scatter-gather timeout.  The
+snapshot is only a guide: the conditional-update claim decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import Counter
+
+import offramp
+
+from cellsched import claims
+from cellsched.cells import Cell, CellEngines
+from cellsched.filters import filter_hosts
+from cellsched.inventory import host_states
+from cellsched.request import InvalidRequest, parse_request_spec
+from cellsched.weighers import Weigher, weigh_hosts
+
+LOG = logging.getLogger(__name__)
+
+
+class NoValidHost(Exception):
+    """No host could take (all of) the request; the message says why."""
+
+
+class Scheduler:
+    """Stateless between requests apart from counters and DB engines."""
+
+    def __init__(self, cells: list[Cell], weighers: tuple[Weigher, ...],
+                 scatter_gather_timeout: float = 5.0,
+                 host_subset_size: int = 1,
+                 engines: CellEngines | None = None):
+        if not cells:
+            raise ValueError("the scheduler needs at least one cell")
+        self.cells = list(cells)
+        self.weighers = tuple(weighers)
+        self.timeout = scatter_gather_timeout
+        self.host_subset_size = max(1, host_subset_size)
+        self.engines = engines or CellEngines(self.cells)
+        self._lock = threading.Lock()
+        self.counters: Counter = Counter()
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            self.counters.update(deltas)
+
+    def _read_cell(self, cell_name: str):
+        return host_states(self.engines[cell_name], cell_name)
+
+    def gather(self) -> tuple[list, list[str]]:
+        """All host states from the cells that answered, and the ones that
+        did not (failed or timed out), which are logged and skipped."""
+        names = [c.name for c in self.cells]
+        results = offramp.scatter_gather(names, self._read_cell,
+                                         timeout=self.timeout)
+        hosts, skipped = [], []
+        for name in names:
+            value = results.get(name, offramp.DID_NOT_RESPOND)
+            if offramp.is_failure(value):
+                skipped.append(name)
+                if value is offramp.DID_NOT_RESPOND:
+                    LOG.warning("Cell %s did not respond within %.1fs; "
+                                "skipping it for this request", name,
+                                self.timeout)
+                else:
+                    LOG.warning("Cell %s failed (%s: %s); skipping it for "
+                                "this request", name,
+                                type(value).__name__, value)
+            else:
+                hosts.extend(value)
+        if skipped:
+            self._count(cells_skipped=len(skipped))
+        return hosts, skipped
+
+    def select_destinations(self, request_spec) -> list[dict]:
+        """Place every instance of the request, or raise.
+
+        Raises InvalidRequest (bad input, nothing claimed) or NoValidHost
+        (claims made for this request are released first).
+        """
+        self._count(requests=1)
+        try:
+            spec = parse_request_spec(request_spec)
+        except InvalidRequest:
+            self._count(invalid=1)
+            raise
+        hosts, skipped = self.gather()
+        candidates, rejected = filter_hosts(hosts, spec)
+        # Equal weights are common (identical hosts); shuffling before the
+        # stable sort breaks ties randomly, so concurrent requests do not
+        # all race for the same first host.
+        random.shuffle(candidates)
+        selections: list[dict] = []
+        lost_races = errors = 0
+        try:
+            for instance_uuid in spec.instance_uuids:
+                placed = False
+                while candidates and not placed:
+                    ordered = [h for _, h in
+                               weigh_hosts(candidates, self.weighers)]
+                    k = min(self.host_subset_size, len(ordered))
+                    host = ordered[random.randrange(k)] if k > 1 \
+                        else ordered[0]
+                    try:
+                        won = claims.claim(self.engines[host.cell], host.id,
+                                           instance_uuid, spec.flavor)
+                    except claims.ConsumerAlreadyAllocated:
+                        raise InvalidRequest(
+                            f"request_spec.instance_uuids: {instance_uuid} "
+                            f"already has an allocation in cell "
+                            f"{host.cell}; use a new UUID") from None
+                    except Exception as exc:
+                        errors += 1
+                        LOG.warning("Claim on %s/%s failed (%s: %s); trying "
+                                    "the next host", host.cell, host.host,
+                                    type(exc).__name__, exc)
+                        won = False
+                    else:
+                        if not won:
+                            lost_races += 1
+                    if won:
+                        placed = True
+                        selections.append({
+                            "instance_uuid": instance_uuid,
+                            "cell": host.cell, "host": host.host,
+                            "node_uuid": host.uuid,
+                            "availability_zone": host.availability_zone})
+                        host.consume(spec.flavor)
+                        candidates, more = filter_hosts(candidates, spec)
+                        rejected.update(more)
+                    else:
+                        candidates.remove(host)
+                if not placed:
+                    raise NoValidHost(self._reason(
+                        spec, len(hosts), skipped, rejected, lost_races,
+                        errors, len(selections)))
+        except Exception as exc:
+            self._release(selections)
+            if isinstance(exc, NoValidHost):
+                self._count(no_valid_host=1)
+            elif isinstance(exc, InvalidRequest):
+                self._count(invalid=1)
+            else:
+                self._count(errors=1)
+            raise
+        finally:
+            self._count(lost_races=lost_races, claim_errors=errors)
+        self._count(selected=1, instances=len(selections))
+        return selections
+
+    def _release(self, selections: list[dict]) -> None:
+        for sel in selections:
+            try:
+                claims.release(self.engines[sel["cell"]],
+                               sel["instance_uuid"])
+            except Exception:
+                LOG.exception("Could not release the claim of %s on %s/%s; "
+                              "'cellsched check' will report it",
+                              sel["instance_uuid"], sel["cell"], sel["host"])
+
+    def _reason(self, spec, nhosts, skipped, rejected, lost_races, errors,
+                placed) -> str:
+        parts = [f"No valid host for {spec.num_instances} x "
+                 f"(vcpus={spec.flavor.vcpus}, "
+                 f"memory_mb={spec.flavor.memory_mb}, "
+                 f"disk_gb={spec.flavor.disk_gb})"
+                 + (f" in zone {spec.availability_zone!r}"
+                    if spec.availability_zone else "")
+                 + f": {nhosts} hosts considered"]
+        if placed:
+            parts.append(f"only {placed} could be placed (released)")
+        if rejected:
+            parts.append("rejected: " + ", ".join(
+                f"{n} {r}" for r, n in rejected.most_common()))
+        if lost_races:
+            parts.append(f"{lost_races} claims lost to concurrent requests")
+        if errors:
+            parts.append(f"{errors} claims failed with database errors")
+        if skipped:
+            parts.append("cells skipped (failed or timed out): "
+                         + ", ".join(skipped))
+        return "; ".join(parts)

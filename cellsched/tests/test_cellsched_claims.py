@@ -1,0 +1,134 @@
+"""Claims against real databases: no over-commit under concurrency, the
+books balance, and every DB call is bounded by the cell's timeouts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from cellsched import cells, claims, inventory, schema
+from cellsched.request import Flavor
+
+
+def _engine(url: str, **timeouts) -> sa.Engine:
+    cell = cells.cell_from_entry("c1", {"url": url, **timeouts})
+    engine = cells.create_engine(cell, pool_size=20, max_overflow=20)
+    schema.create_schema(engine)
+    return engine
+
+
+def _node_id(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(schema.compute_nodes.c.id)).scalar()
+
+
+def test_concurrent_claims_never_overcommit(cell_dbs):
+    url = cell_dbs.create(1)["cell1"]
+    engine = _engine(url)
+    try:
+        inventory.seed_cell(engine, "c1", 1, vcpus=10, memory_mb=100000,
+                            disk_gb=1000)
+        node = _node_id(engine)
+        flavor = Flavor(vcpus=1, memory_mb=100, disk_gb=1)
+        won, barrier = [], threading.Barrier(30)
+
+        def racer():
+            barrier.wait()
+            for _ in range(2):
+                if claims.claim(engine, node, str(uuid.uuid4()), flavor):
+                    won.append(1)
+
+        threads = [threading.Thread(target=racer) for _ in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # 60 attempts, room for exactly 10.
+        assert len(won) == 10
+        assert inventory.check_cell(engine, "c1") == []
+        summary = inventory.cell_summary(engine)
+        assert summary["vcpus_used"] == 10 and summary["allocations"] == 10
+    finally:
+        engine.dispose()
+
+
+def test_duplicate_consumer_and_release(cell_dbs):
+    engine = _engine(cell_dbs.create(1)["cell1"])
+    try:
+        inventory.seed_cell(engine, "c1", 1, 4, 4096, 100)
+        node = _node_id(engine)
+        flavor = Flavor(2, 1024, 10)
+        consumer = str(uuid.uuid4())
+        assert claims.claim(engine, node, consumer, flavor)
+        with pytest.raises(claims.ConsumerAlreadyAllocated):
+            claims.claim(engine, node, consumer, flavor)
+        # The failed duplicate left no trace in the counters.
+        assert inventory.cell_summary(engine)["vcpus_used"] == 2
+        assert inventory.check_cell(engine, "c1") == []
+        assert claims.release(engine, consumer)
+        assert not claims.release(engine, consumer)
+        s = inventory.cell_summary(engine)
+        assert s["vcpus_used"] == 0 and s["allocations"] == 0
+    finally:
+        engine.dispose()
+
+
+def test_check_reports_overcommit_and_mismatch(cell_dbs):
+    engine = _engine(cell_dbs.create(1)["cell1"])
+    try:
+        inventory.seed_cell(engine, "c1", 2, 4, 4096, 100)
+        with engine.begin() as conn:
+            conn.execute(schema.compute_nodes.update()
+                         .where(schema.compute_nodes.c.host == "c1-host00000")
+                         .values(vcpus_used=5))
+        problems = inventory.check_cell(engine, "c1")
+        assert any("over-committed" in p for p in problems)
+        assert any("sum of allocations 0" in p for p in problems)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend,sleep_sql", [
+    ("postgresql", "SELECT pg_sleep(5)"),
+    ("mariadb", "SELECT SLEEP(5)"),
+])
+def test_statement_timeout_is_enforced_by_the_server(
+        server_dbs, backend, sleep_sql):
+    url = server_dbs(backend).create(1)["cell1"]
+    engine = _engine(url, statement_timeout=0.5)
+    try:
+        start = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError):
+            with engine.connect() as conn:
+                conn.execute(sa.text(sleep_sql)).all()
+        assert time.monotonic() - start < 3
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
+def test_connect_timeout_bounds_a_silent_server(scheme):
+    # A socket that accepts TCP connections but never speaks: the driver
+    # must give up after the cell's connect timeout, not hang.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    cell = cells.cell_from_entry("silent", {
+        "url": f"{scheme}://u:secretpw@127.0.0.1:{port}/db",
+        "connect_timeout": 2, "read_timeout": 2})
+    engine = cells.create_engine(cell)
+    try:
+        start = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError) as info:
+            inventory.host_states(engine, "silent")
+        assert time.monotonic() - start < 6
+        assert "secretpw" not in str(info.value)
+    finally:
+        engine.dispose()
+        listener.close()

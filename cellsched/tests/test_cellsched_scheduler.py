@@ -1,0 +1,160 @@
+"""The scheduler in-process: failed and hung cells are skipped with a
+WARNING within the scatter-gather timeout; partial placements are undone."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+
+from cellsched import cells as cells_mod
+from cellsched import inventory, schema
+from cellsched.scheduler import NoValidHost, Scheduler
+from cellsched.weighers import parse_weighers
+
+FLAVOR = {"vcpus": 1, "memory_mb": 512, "disk_gb": 10}
+
+
+def _sqlite_cells(tmp_path, count, hosts, vcpus=16):
+    out = []
+    for i in range(1, count + 1):
+        cell = cells_mod.cell_from_entry(
+            f"cell{i}", f"sqlite:///{tmp_path / f'cell{i}.db'}")
+        engine = cells_mod.create_engine(cell)
+        schema.create_schema(engine)
+        inventory.seed_cell(engine, cell.name, hosts, vcpus, 4096, 100,
+                            ("az1",))
+        engine.dispose()
+        out.append(cell)
+    return out
+
+
+@pytest.fixture
+def silent_port():
+    """A TCP port that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_failed_and_hung_cells_are_skipped_with_warning(
+        tmp_path, silent_port, caplog):
+    good = _sqlite_cells(tmp_path, 2, hosts=2)
+    dead = cells_mod.cell_from_entry("dead", {
+        "url": f"postgresql+psycopg://u:pw@127.0.0.1:{_closed_port()}/db",
+        "connect_timeout": 2})
+    hung = cells_mod.cell_from_entry("hung", {
+        "url": f"mysql+pymysql://u:pw@127.0.0.1:{silent_port}/db",
+        "connect_timeout": 3, "read_timeout": 3})
+    sched = Scheduler(good + [dead, hung], parse_weighers(["ram"]),
+                      scatter_gather_timeout=1.0)
+    try:
+        caplog.set_level(logging.WARNING, logger="cellsched")
+        start = time.monotonic()
+        sel = sched.select_destinations({"flavor": FLAVOR})
+        elapsed = time.monotonic() - start
+        assert sel[0]["cell"] in ("cell1", "cell2")
+        # The hung cell costs the timeout, not its 3 s connect timeout.
+        assert elapsed < 2.5
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.levelno == logging.WARNING
+                    and r.name == "cellsched.scheduler"]
+        assert any(m.startswith("Cell hung did not respond")
+                   for m in warnings), warnings
+        assert any(m.startswith("Cell dead failed") for m in warnings)
+        assert not any(":pw@" in m for m in warnings)
+    finally:
+        time.sleep(3)  # let the hung read hit its own timeout
+        sched.engines.dispose()
+
+
+def test_partial_multi_instance_request_is_released(tmp_path):
+    # Two hosts of 1 vCPU: a 3-instance request can place 2, then fails;
+    # the 2 claims must be given back.
+    cells = _sqlite_cells(tmp_path, 1, hosts=2, vcpus=1)
+    sched = Scheduler(cells, parse_weighers(["ram"]))
+    try:
+        with pytest.raises(NoValidHost) as info:
+            sched.select_destinations({"flavor": FLAVOR,
+                                       "num_instances": 3})
+        assert "only 2 could be placed (released)" in str(info.value)
+        engine = sched.engines["cell1"]
+        assert inventory.cell_summary(engine)["allocations"] == 0
+        assert inventory.check_cell(engine, "cell1") == []
+        # Two instances fit exactly and stay claimed.
+        sel = sched.select_destinations({"flavor": FLAVOR,
+                                         "num_instances": 2})
+        assert len({s["host"] for s in sel}) == 2
+        assert inventory.cell_summary(engine)["vcpus_used"] == 2
+    finally:
+        sched.engines.dispose()
+
+
+def test_no_valid_host_explains_why(tmp_path):
+    cells = _sqlite_cells(tmp_path, 1, hosts=3)
+    sched = Scheduler(cells, parse_weighers(["ram"]))
+    try:
+        with pytest.raises(NoValidHost) as info:
+            sched.select_destinations({"flavor": FLAVOR,
+                                       "availability_zone": "az9"})
+        assert "3 hosts considered" in str(info.value)
+        assert "3 availability zone" in str(info.value)
+    finally:
+        sched.engines.dispose()
+
+
+def test_locked_postgresql_cell_is_cut_off_by_statement_timeout(
+        tmp_path, server_dbs, caplog):
+    """A cell whose host-state read blocks on a lock is skipped.
+
+    In threading mode the scatter-gather timeout returns first.  In eventlet
+    mode psycopg waits in C and blocks the whole hub, so no green-thread
+    timeout can fire: only the server-side statement_timeout ends the wait.
+    Either way the request completes from the other cells.
+    """
+    import offramp
+    import sqlalchemy as sa
+
+    good = _sqlite_cells(tmp_path, 1, hosts=2)
+    url = server_dbs("postgresql").create(1)["cell1"]
+    pg = cells_mod.cell_from_entry("pg", {"url": url,
+                                          "statement_timeout": 1.5})
+    pg_engine = cells_mod.create_engine(pg)
+    schema.create_schema(pg_engine)
+    inventory.seed_cell(pg_engine, "pg", 2, 16, 4096, 100)
+    sched = Scheduler(good + [pg], parse_weighers(["ram"]),
+                      scatter_gather_timeout=0.5)
+    holder = pg_engine.connect()
+    trans = holder.begin()
+    holder.execute(sa.text("LOCK TABLE compute_nodes IN ACCESS EXCLUSIVE "
+                           "MODE"))
+    try:
+        caplog.set_level(logging.WARNING, logger="cellsched")
+        start = time.monotonic()
+        sel = sched.select_destinations({"flavor": FLAVOR})
+        elapsed = time.monotonic() - start
+        assert sel[0]["cell"] == "cell1"
+        if offramp.current_mode() == offramp.Mode.THREADING:
+            assert elapsed < 1.2
+        else:
+            assert 1.2 < elapsed < 3.5
+        assert any(r.getMessage().startswith("Cell pg ")
+                   for r in caplog.records if r.levelno == logging.WARNING)
+    finally:
+        trans.rollback()
+        holder.close()
+        time.sleep(1.6)   # let a still-running read end on its own timeout
+        sched.engines.dispose()
+        pg_engine.dispose()

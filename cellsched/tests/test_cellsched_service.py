@@ -1,0 +1,243 @@
+"""``cellsched serve --workers 2`` for real: RabbitMQ, real cell databases,
+real processes and signals, called by a plain oslo.messaging client."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+
+import oslo_messaging
+import pytest
+import sqlalchemy as sa
+
+from cellsched import cells as cells_mod
+from cellsched import inventory
+from cellsched_testlib import rpc_client, run_cli, seeded_cells
+
+FLAVOR = {"vcpus": 1, "memory_mb": 512, "disk_gb": 10}
+
+
+def _engines(cells_file):
+    return {c.name: cells_mod.create_engine(c)
+            for c in cells_mod.load_cells_file(cells_file)}
+
+
+def _allocations(cells_file) -> dict[str, tuple[str, str]]:
+    """consumer uuid -> (cell, host) over all cells."""
+    out = {}
+    for name, engine in _engines(cells_file).items():
+        for consumer, host in inventory.allocation_consumers(engine).items():
+            out[consumer] = (name, host)
+        engine.dispose()
+    return out
+
+
+def test_plain_oslo_messaging_client_gets_correct_results(
+        cell_dbs, tmp_path, serve, rabbit_url):
+    cells_file = seeded_cells(cell_dbs, tmp_path, hosts=4,
+                              availability_zones="az1,az2")
+    served = serve(cells_file)
+    transport, client = rpc_client(rabbit_url, served.topic)
+    try:
+        uuids = [str(uuid.uuid4()) for _ in range(3)]
+        sel = client.call({}, "select_destinations", request_spec={
+            "flavor": FLAVOR, "num_instances": 3,
+            "availability_zone": "az2", "instance_uuids": uuids})
+        assert [s["instance_uuid"] for s in sel] == uuids
+        assert all(s["availability_zone"] == "az2" for s in sel)
+        # Spread by free RAM: three instances land on three hosts.
+        assert len({(s["cell"], s["host"]) for s in sel}) == 3
+        assert {u: (s["cell"], s["host"]) for u, s in zip(uuids, sel)} == \
+            _allocations(cells_file)
+
+        with pytest.raises(oslo_messaging.RemoteError) as info:
+            client.call({}, "select_destinations", request_spec={
+                "flavor": {**FLAVOR, "vcpus": "two"}})
+        assert info.value.exc_type == "InvalidRequest"
+        assert "request_spec.flavor.vcpus" in info.value.value
+
+        with pytest.raises(oslo_messaging.RemoteError) as info:
+            client.call({}, "select_destinations", spec={"flavor": FLAVOR})
+        assert info.value.exc_type == "InvalidRequest"
+        assert "accepts only request_spec" in info.value.value
+
+        with pytest.raises(oslo_messaging.RemoteError) as info:
+            client.call({}, "select_destinations", request_spec={
+                "flavor": {**FLAVOR, "vcpus": 64}})
+        assert info.value.exc_type == "NoValidHost"
+        assert "not enough vCPUs" in info.value.value
+
+        # The service is still healthy after the bad requests; nothing
+        # was claimed for them.
+        assert len(client.call({}, "select_destinations", request_spec={
+            "flavor": FLAVOR})) == 1
+        assert len(_allocations(cells_file)) == 4
+    finally:
+        transport.cleanup()
+    run_cli("check", "--cells-file", cells_file)
+    # The CLI client works against the same service.
+    out = run_cli("load", "--transport-url", rabbit_url, "--topic",
+                  served.topic, "--cells-file", cells_file, "-n", 20, "-c",
+                  5, "--json").stdout
+    result = json.loads(out)
+    assert result["outcomes"] == {"selected": 20}
+    assert set(result["latency_ms"]) >= {"p50", "p95", "p99"}
+    assert served.stop() == 0
+    log = served.log()
+    assert "Stats of " in log and "State of " in log
+    assert "drained" in log
+
+
+def test_2000_concurrent_requests_never_overcommit(cell_dbs, tmp_path,
+                                                   serve, rabbit_url):
+    # 3 cells x 20 hosts x 16 vCPUs = 960 one-vCPU instances of room for
+    # 2000 requests: the rest must be NoValidHost, nothing lost or doubled.
+    cells_file = seeded_cells(cell_dbs, tmp_path, hosts=20, vcpus=16)
+    served = serve(cells_file, extra=["--stats-interval", "0"])
+    transport, client = rpc_client(rabbit_url, served.topic, timeout=120)
+    total, concurrency = 2000, 64
+    outcomes, selections, lock = Counter(), {}, threading.Lock()
+    todo = list(range(total))
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            instance = str(uuid.uuid4())
+            try:
+                sel = client.call({}, "select_destinations", request_spec={
+                    "flavor": FLAVOR, "instance_uuids": [instance]})
+                with lock:
+                    outcomes["selected"] += 1
+                    assert sel[0]["instance_uuid"] == instance
+                    selections[instance] = (sel[0]["cell"], sel[0]["host"])
+            except oslo_messaging.RemoteError as exc:
+                with lock:
+                    outcomes[exc.exc_type] += 1
+            except Exception as exc:
+                with lock:
+                    outcomes[type(exc).__name__] += 1
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    transport.cleanup()
+    print(f"\n{cell_dbs.backend}: {total} requests in {elapsed:.1f}s "
+          f"({total / elapsed:.0f} req/s): {dict(outcomes)}")
+    assert sum(outcomes.values()) == total
+    assert set(outcomes) <= {"selected", "NoValidHost"}, outcomes
+    assert outcomes["selected"] == 960
+    assert _allocations(cells_file) == selections
+    check = run_cli("check", "--cells-file", cells_file, "--json")
+    report = json.loads(check.stdout)
+    assert report["ok"] and report["violations"] == []
+    assert sum(c["allocations"] for c in report["cells"].values()) == 960
+    assert served.stop() == 0
+    # Both worker processes took a share of the topic.
+    pids = {line.split()[2] for line in served.log().splitlines()
+            if "Scheduler counters" in line}
+    assert len(pids) == 2
+
+
+def test_sigterm_drains_in_flight_requests(server_dbs, tmp_path, serve,
+                                           rabbit_url):
+    """Claims blocked behind a table lock are in flight when SIGTERM
+    arrives; every one of them must still be answered, then exit 0."""
+    dbs = server_dbs("postgresql")
+    cells_file = seeded_cells(dbs, tmp_path, count=1, hosts=10)
+    served = serve(cells_file)
+    transport, client = rpc_client(rabbit_url, served.topic, timeout=60)
+    engine = list(_engines(cells_file).values())[0]
+    results, lock = [], threading.Lock()
+
+    def call():
+        try:
+            sel = client.call({}, "select_destinations",
+                              request_spec={"flavor": FLAVOR})
+            out = ("selected", sel[0]["instance_uuid"])
+        except Exception as exc:
+            out = (type(exc).__name__, str(exc)[:200])
+        with lock:
+            results.append(out)
+
+    conn = engine.connect()
+    trans = conn.begin()
+    # Readers pass, claims (UPDATE) wait: requests are now in flight.
+    conn.execute(sa.text("LOCK TABLE compute_nodes IN EXCLUSIVE MODE"))
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with engine.connect() as probe:
+                waiting = probe.execute(sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                    "AND relation = 'compute_nodes'::regclass")).scalar()
+            if waiting >= 2:
+                break
+            time.sleep(0.1)
+        assert waiting >= 2, "claims never reached the database"
+        served.signal(signal.SIGTERM)
+        time.sleep(1.5)
+        assert served.proc.poll() is None, "exited before draining"
+    finally:
+        trans.rollback()
+        conn.close()
+    for t in threads:
+        t.join(60)
+    assert served.proc.wait(60) == 0
+    transport.cleanup()
+    done = Counter(r[0] for r in results)
+    assert done["selected"] >= 2 and len(results) == 8, results
+    answered = {r[1] for r in results if r[0] == "selected"}
+    alloc = set(inventory.allocation_consumers(engine))
+    # Everything answered is allocated; nothing allocated went unanswered.
+    assert answered == alloc
+    engine.dispose()
+    run_cli("check", "--cells-file", cells_file)
+    assert "drained" in served.log()
+
+
+def test_sighup_reloads_weighers(server_dbs, tmp_path, serve, rabbit_url):
+    dbs = server_dbs("mariadb")
+    cells_file = seeded_cells(dbs, tmp_path, count=1, hosts=5)
+    conf_file = tmp_path / "cellsched.conf"
+    conf_file.write_text("[cellsched]\nweighers = ram:1.0\n")
+    served = serve(cells_file, extra=["--config-file", str(conf_file)])
+    transport, client = rpc_client(rabbit_url, served.topic, timeout=10)
+
+    def hosts(n):
+        return [client.call({}, "select_destinations",
+                            request_spec={"flavor": FLAVOR})[0]["host"]
+                for _ in range(n)]
+
+    try:
+        assert len(set(hosts(4))) == 4          # spread
+        conf_file.write_text("[cellsched]\nweighers = ram:-1.0\n")
+        served.signal(signal.SIGHUP)
+        deadline, picked = time.monotonic() + 30, []
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                picked = hosts(4)
+            except oslo_messaging.MessagingTimeout:
+                continue
+            if len(set(picked)) == 1 and \
+                    served.log().count("weighers ram:-1") >= 2:
+                break                           # both workers stack now
+        assert len(set(picked)) == 1, (picked, served.log()[-5000:])
+        assert served.log().count("weighers ram:-1") >= 2
+    finally:
+        transport.cleanup()
+    assert served.stop() == 0
