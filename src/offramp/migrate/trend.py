@@ -74,21 +74,23 @@ class TreeCounter:
         self.trees: dict[tuple[str, str], Count] = {}
         self.blob_reads = 0
 
-    def blob(self, sha: str, is_py: bool) -> tuple[int, bool]:
-        key = (sha, is_py)
-        if key not in self.blobs:
-            _, data = self.git.read(sha)
+    def _count_blobs(self, wanted: list[tuple[str, bool]]) -> None:
+        """Read and count the blobs not cached yet, in one pipelined batch."""
+        missing = list(dict.fromkeys(k for k in wanted if k not in self.blobs))
+        for (sha, is_py), (_, data) in zip(missing, self.git.read_many([s for s, _ in missing])):
             self.blob_reads += 1
             lines = _grep.count_bytes(data, self.utf8, self.legacy)
-            self.blobs[key] = (lines, bool(is_py and lines and imports_eventlet(data)))
-        return self.blobs[key]
+            self.blobs[(sha, is_py)] = (lines, bool(is_py and lines and imports_eventlet(data)))
 
     def tree(self, sha: str, prefix: str = "") -> Count:
         key = (sha, prefix)
         if key in self.trees:
             return self.trees[key]
         lines, prod, test = 0, [], []
-        for mode, name, child in self.git.tree_entries(sha):
+        entries = list(self.git.tree_entries(sha))
+        self._count_blobs([(child, name.endswith(".py"))
+                           for mode, name, child in entries if mode in _REGULAR])
+        for mode, name, child in entries:
             path = prefix + name
             if mode == "40000":
                 if not excluded(name, self.excludes):
@@ -97,7 +99,7 @@ class TreeCounter:
                     prod += sub.production
                     test += sub.test
             elif mode in _REGULAR:  # symlinks (120000) and submodules are skipped
-                n, imports = self.blob(child, name.endswith(".py"))
+                n, imports = self.blobs[(child, name.endswith(".py"))]
                 lines += n
                 if imports:
                     (test if is_test_path(path) else prod).append(path)
