@@ -163,3 +163,20 @@ def test_huge_file_is_streamed(tmp_path, monkeypatch):
     result = scan(str(tmp_path), utf8=True)
     assert result.lines == 501 == real_grep(str(tmp_path))
     assert result.production == [] and "counted only" in result.warnings[0]
+
+
+def test_cli_excludes_and_legacy_grep(tmp_path):
+    root = build_tree(tmp_path)
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+
+    def lines(*args):
+        out = offramp("scan", str(root), "--json", *args, env=env)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["lines"]
+
+    base = lines()
+    assert lines("--exclude-dir", "tests") == \
+        real_grep(str(root), excludes=("releasenotes", "tests")) == base - 3
+    assert lines("--no-default-excludes") == real_grep(str(root), excludes=()) == base + 2
+    # grep < 3.5 printed one stdout line per matching binary file: bin.dat, late.bin.
+    assert lines("--legacy-grep") == base + 2
