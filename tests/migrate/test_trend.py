@@ -172,3 +172,10 @@ def test_cli_lists_the_migration_subcommands():
     out = offramp("--help")
     for name in ("scan", "trend", "lint", "rewrite"):
         assert name in out.stdout
+
+
+def test_default_range_is_weekly_up_to_the_tip(repo, history):
+    points, _ = trend(repo.path, utf8=True)
+    # From the first commit's day (less than a year back) to the tip's day.
+    assert [p.label for p in points] == ["2025-03-25", "2025-04-01", "2025-04-08", "2025-04-15"]
+    assert [p.lines for p in points] == [7, 7, 12, 10]

@@ -172,7 +172,9 @@ def date_points(history: History, every: dt.timedelta | None, since: dt.datetime
     wanted = [(label or when.date().isoformat(), when, bool(label)) for label, when in at]
     if every is not None:
         until = until or parse_date(history.tip_date.date().isoformat())
-        when = since or parse_date(history.first_date.date().isoformat())
+        # Default: a year back from the end, or the first commit if later.
+        when = since or max(parse_date(history.first_date.date().isoformat()),
+                            until - dt.timedelta(days=364))
         if when > until:
             raise ValueError(f"--since {when.date()} is after the end of the range {until.date()}")
         while when <= until:
