@@ -1,6 +1,7 @@
 """``offramp trend`` on a small repository with a known history."""
 
 import csv
+import os
 import io
 import json
 
@@ -179,3 +180,33 @@ def test_default_range_is_weekly_up_to_the_tip(repo, history):
     # From the first commit's day (less than a year back) to the tip's day.
     assert [p.label for p in points] == ["2025-03-25", "2025-04-01", "2025-04-08", "2025-04-15"]
     assert [p.lines for p in points] == [7, 7, 12, 10]
+
+
+def test_symlinks_are_followed_like_grep(repo, tmp_path):
+    files = {
+        "pkg/a.py": "import eventlet\neventlet.sleep(1)\n",
+        "pkg/sub/b.txt": "eventlet\n",
+        "other/c.txt": "eventlet\neventlet\n",
+        "releasenotes/n.txt": "eventlet\n",
+    }
+    repo.write(files)
+    links = {
+        "pkg/alias.py": "a.py",  # file link: counted again, and imports
+        "pkg/up": "..",  # loop to the root: skipped
+        "pkg/self": ".",  # loop to itself: skipped
+        "pkg/dangling": "missing.txt",
+        "pkg/outside": "../../outside.txt",  # leaves the tree: skipped
+        "pkg/other": "../other",  # directory link: walked
+        "other/deep": "../pkg/sub",  # reached directly and through pkg/other
+        "pkg/notes": "../releasenotes/n.txt",  # a file link into an excluded dir counts
+    }
+    for link, target in links.items():
+        os.symlink(target, os.path.join(repo.path, link))
+    sha = repo.commit("2025-05-01", {})
+    points, _ = trend(repo.path, at="2025-05-01", utf8=True)
+    expected = repo.grep_at(sha, tmp_path)
+    # a.py 2 + alias 2 + b.txt 1 + c.txt 2 + via pkg/other 3 + other/deep 1 + notes 1
+    assert (points[0].lines, points[0].production) == (expected, 2) == (12, 2)
+    from offramp.migrate.scan import scan
+
+    assert scan(repo.path, utf8=True).lines == expected  # the checkout agrees too
