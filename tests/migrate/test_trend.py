@@ -10,7 +10,7 @@ import pytest
 from offramp.migrate import trend as trend_module
 from offramp.migrate.trend import trend
 
-from .conftest import offramp
+from .conftest import offramp, offramp_process
 
 A_PY = ("import eventlet\n\n\ndef f():\n    eventlet.sleep(1)\n    eventlet.spawn(f)\n"
         "    x = eventlet.Event()\n")  # 4 lines
@@ -170,7 +170,7 @@ def test_trend_agrees_with_scan_of_a_checkout(repo, history, tmp_path):
 
 
 def test_cli_lists_the_migration_subcommands():
-    out = offramp("--help")
+    out = offramp_process("--help")  # also proves `python -m offramp` works
     for name in ("scan", "trend", "lint", "rewrite"):
         assert name in out.stdout
 
