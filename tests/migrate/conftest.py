@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -9,12 +11,21 @@ import sys
 
 import pytest
 
+from offramp._cli import main
+from offramp.migrate._grep import utf8_locale
+
 VCS_EXCLUDES = ["--exclude-dir=.git", "--exclude-dir=.hg", "--exclude-dir=.svn",
                 "--exclude-dir=.bzr", "--exclude-dir=CVS"]
 
 
-def real_grep(path: str, locale: str = "C.UTF-8", excludes=("releasenotes",)) -> int:
-    """``grep -R -i eventlet | wc -l`` as the spec states it, run for real."""
+def real_grep(path: str, locale: str | None = None, excludes=("releasenotes",)) -> int:
+    """``grep -R -i eventlet | wc -l`` as the spec states it, run for real.
+
+    By default in a locale of the same kind (UTF-8 or not) as this process,
+    which is what ``scan`` follows.
+    """
+    if locale is None:
+        locale = "C.UTF-8" if utf8_locale() else "C"
     cmd = ["grep", "-R", "-i", "eventlet", *VCS_EXCLUDES,
            *(f"--exclude-dir={e}" for e in excludes), "."]
     env = dict(os.environ, LC_ALL=locale)
@@ -22,9 +33,27 @@ def real_grep(path: str, locale: str = "C.UTF-8", excludes=("releasenotes",)) ->
     return out.count(b"\n")
 
 
-def offramp(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+def offramp(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """Run the CLI in this process (a child would pay the import time again)."""
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def offramp_process(*args: str) -> subprocess.CompletedProcess:
+    """``python -m offramp``, for what only a real process shows."""
     return subprocess.run([sys.executable, "-m", "offramp", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env)
+                          text=True)
 
 
 class Repo:

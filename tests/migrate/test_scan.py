@@ -122,21 +122,20 @@ def test_grep_buffer_model():
 
 def test_json_csv_and_fail_over(tmp_path):
     root = build_tree(tmp_path)
-    env = dict(os.environ, LC_ALL="C.UTF-8")
-    out = offramp("scan", str(root), "--json", env=env)
+    out = offramp("scan", str(root), "--json")
     assert out.returncode == 0
     data = json.loads(out.stdout)
     assert data["lines"] == real_grep(str(root))
     assert data["files_importing"]["test"] == ["pkg/tests/test_a.py"]
     assert {"path", "line", "col", "kind", "suggestion"} <= set(data["usages"][0])
-    csv_out = offramp("scan", str(root), "--csv", env=env).stdout.splitlines()
+    csv_out = offramp("scan", str(root), "--csv").stdout.splitlines()
     assert csv_out[0] == "path,line,col,kind,name,suggestion"
     assert len(csv_out) == len(data["usages"]) + 1
     lines = data["lines"]
-    assert offramp("scan", str(root), "--fail-over", str(lines), "--json", env=env).returncode == 0
-    failed = offramp("scan", str(root), "--fail-over", str(lines - 1), "--json", env=env)
+    assert offramp("scan", str(root), "--fail-over", str(lines), "--json").returncode == 0
+    failed = offramp("scan", str(root), "--fail-over", str(lines - 1), "--json")
     assert failed.returncode == 1 and f"{lines} eventlet lines exceed" in failed.stderr
-    table = offramp("scan", str(root), env=env)
+    table = offramp("scan", str(root))
     assert table.returncode == 0 and "Usages by primitive" in table.stdout
 
 
@@ -163,3 +162,19 @@ def test_huge_file_is_streamed(tmp_path, monkeypatch):
     result = scan(str(tmp_path), utf8=True)
     assert result.lines == 501 == real_grep(str(tmp_path))
     assert result.production == [] and "counted only" in result.warnings[0]
+
+
+def test_cli_excludes_and_legacy_grep(tmp_path):
+    root = build_tree(tmp_path)
+
+    def lines(*args):
+        out = offramp("scan", str(root), "--json", *args)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["lines"]
+
+    base = lines()
+    assert lines("--exclude-dir", "tests") == \
+        real_grep(str(root), excludes=("releasenotes", "tests")) == base - 3
+    assert lines("--no-default-excludes") == real_grep(str(root), excludes=()) == base + 2
+    # grep < 3.5 printed one stdout line per matching binary file: bin.dat, late.bin.
+    assert lines("--legacy-grep") == base + 2

@@ -1,6 +1,7 @@
 """``offramp trend`` on a small repository with a known history."""
 
 import csv
+import os
 import io
 import json
 
@@ -9,7 +10,7 @@ import pytest
 from offramp.migrate import trend as trend_module
 from offramp.migrate.trend import trend
 
-from .conftest import offramp
+from .conftest import offramp, offramp_process
 
 A_PY = ("import eventlet\n\n\ndef f():\n    eventlet.sleep(1)\n    eventlet.spawn(f)\n"
         "    x = eventlet.Event()\n")  # 4 lines
@@ -169,6 +170,43 @@ def test_trend_agrees_with_scan_of_a_checkout(repo, history, tmp_path):
 
 
 def test_cli_lists_the_migration_subcommands():
-    out = offramp("--help")
+    out = offramp_process("--help")  # also proves `python -m offramp` works
     for name in ("scan", "trend", "lint", "rewrite"):
         assert name in out.stdout
+
+
+def test_default_range_is_weekly_up_to_the_tip(repo, history):
+    points, _ = trend(repo.path, utf8=True)
+    # From the first commit's day (less than a year back) to the tip's day.
+    assert [p.label for p in points] == ["2025-03-25", "2025-04-01", "2025-04-08", "2025-04-15"]
+    assert [p.lines for p in points] == [7, 7, 12, 10]
+
+
+def test_symlinks_are_followed_like_grep(repo, tmp_path):
+    files = {
+        "pkg/a.py": "import eventlet\neventlet.sleep(1)\n",
+        "pkg/sub/b.txt": "eventlet\n",
+        "other/c.txt": "eventlet\neventlet\n",
+        "releasenotes/n.txt": "eventlet\n",
+    }
+    repo.write(files)
+    links = {
+        "pkg/alias.py": "a.py",  # file link: counted again, and imports
+        "pkg/up": "..",  # loop to the root: skipped
+        "pkg/self": ".",  # loop to itself: skipped
+        "pkg/dangling": "missing.txt",
+        "pkg/outside": "../../outside.txt",  # leaves the tree: skipped
+        "pkg/other": "../other",  # directory link: walked
+        "other/deep": "../pkg/sub",  # reached directly and through pkg/other
+        "pkg/notes": "../releasenotes/n.txt",  # a file link into an excluded dir counts
+    }
+    for link, target in links.items():
+        os.symlink(target, os.path.join(repo.path, link))
+    sha = repo.commit("2025-05-01", {})
+    points, _ = trend(repo.path, at="2025-05-01", utf8=True)
+    expected = repo.grep_at(sha, tmp_path)
+    # a.py 2 + alias 2 + b.txt 1 + c.txt 2 + via pkg/other 3 + other/deep 1 + notes 1
+    assert (points[0].lines, points[0].production) == (expected, 2) == (12, 2)
+    from offramp.migrate.scan import scan
+
+    assert scan(repo.path, utf8=True).lines == expected  # the checkout agrees too

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("repo", metavar="REPO", help="path to a git repository")
     p.add_argument("--branch", default="HEAD", help="branch whose history is sampled (HEAD)")
     p.add_argument("--every", metavar="N{d,w}", help="a point every N days or weeks (default 7d)")
-    p.add_argument("--since", metavar="DATE", help="first --every point (default: first commit)")
+    p.add_argument("--since", metavar="DATE",
+                   help="first --every point (default: a year before --until, or the first commit)")
     p.add_argument("--until", metavar="DATE", help="last --every point (default: tip commit)")
     p.add_argument("--at", metavar="[LABEL=]DATE,...", help="points at these dates")
     p.add_argument("--tags", nargs="?", const="*", metavar="GLOB", help="points at tags")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ __all__ = ["GitError", "Point", "TreeCounter", "parse_every", "parse_date", "tre
 
 _EVERY_RE = re.compile(r"^(\d+)([dw])$")
 _REGULAR = ("100644", "100755", "100664")
+_SYMLINK = "120000"
 
 
 def parse_every(text: str) -> dt.timedelta:
@@ -60,6 +62,11 @@ class Count:
     lines: int = 0
     production: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (path, blob sha) of symlinks inside
+
+    def __add__(self, other: Count) -> Count:
+        return Count(self.lines + other.lines, self.production + other.production,
+                     self.test + other.test, self.links + other.links)
 
 
 class TreeCounter:
@@ -72,23 +79,27 @@ class TreeCounter:
         self.legacy = legacy_binary
         self.blobs: dict[tuple[str, bool], tuple[int, bool]] = {}
         self.trees: dict[tuple[str, str], Count] = {}
+        self.commits: dict[str, Count] = {}  # by root tree, symlinks followed
+        self.link_targets: dict[str, str] = {}
         self.blob_reads = 0
 
-    def blob(self, sha: str, is_py: bool) -> tuple[int, bool]:
-        key = (sha, is_py)
-        if key not in self.blobs:
-            _, data = self.git.read(sha)
+    def _count_blobs(self, wanted: list[tuple[str, bool]]) -> None:
+        """Read and count the blobs not cached yet, in one pipelined batch."""
+        missing = list(dict.fromkeys(k for k in wanted if k not in self.blobs))
+        for (sha, is_py), (_, data) in zip(missing, self.git.read_many([s for s, _ in missing])):
             self.blob_reads += 1
             lines = _grep.count_bytes(data, self.utf8, self.legacy)
-            self.blobs[key] = (lines, bool(is_py and lines and imports_eventlet(data)))
-        return self.blobs[key]
+            self.blobs[(sha, is_py)] = (lines, bool(is_py and lines and imports_eventlet(data)))
 
     def tree(self, sha: str, prefix: str = "") -> Count:
         key = (sha, prefix)
         if key in self.trees:
             return self.trees[key]
-        lines, prod, test = 0, [], []
-        for mode, name, child in self.git.tree_entries(sha):
+        lines, prod, test, links = 0, [], [], []
+        entries = list(self.git.tree_entries(sha))
+        self._count_blobs([(child, name.endswith(".py"))
+                           for mode, name, child in entries if mode in _REGULAR])
+        for mode, name, child in entries:
             path = prefix + name
             if mode == "40000":
                 if not excluded(name, self.excludes):
@@ -96,16 +107,81 @@ class TreeCounter:
                     lines += sub.lines
                     prod += sub.production
                     test += sub.test
-            elif mode in _REGULAR:  # symlinks (120000) and submodules are skipped
-                n, imports = self.blob(child, name.endswith(".py"))
+                    links += sub.links
+            elif mode in _REGULAR:
+                n, imports = self.blobs[(child, name.endswith(".py"))]
                 lines += n
                 if imports:
                     (test if is_test_path(path) else prod).append(path)
-        self.trees[key] = result = Count(lines, tuple(prod), tuple(test))
+            elif mode == _SYMLINK:  # followed per commit; submodules are skipped
+                links.append((path, child))
+        self.trees[key] = result = Count(lines, tuple(prod), tuple(test), tuple(links))
         return result
 
     def commit(self, sha: str) -> Count:
-        return self.tree(self.commit_tree(sha))
+        root = self.commit_tree(sha)
+        if root not in self.commits:
+            self.commits[root] = self._with_links(root, self.tree(root), 0)
+        return self.commits[root]
+
+    def _with_links(self, root: str, count: Count, depth: int, shown: str = "",
+                    real: str = "", outer: frozenset[str] = frozenset({""})) -> Count:
+        """Add what ``grep -R`` reads through the symlinks in ``count``.
+
+        Like grep: a link to a file counts that file again under the link's
+        name; a link to a directory is walked unless that directory is on the
+        current traversal path (a loop); dangling links and links leaving the
+        tree are skipped.  Targets resolve from the link's real location
+        (``shown`` paths under a linked directory live under ``real``).
+        """
+        total = Count(count.lines, count.production, count.test)
+        for path, blob in count.links:
+            rel_dir = posixpath.dirname(path[len(shown):])
+            real_dir = posixpath.join(real, rel_dir).strip("/")
+            target = self._link_target(blob)
+            resolved = posixpath.normpath(posixpath.join(real_dir, target))
+            resolved = "" if resolved == "." else resolved
+            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+                continue
+            entry = self._lookup(root, resolved)
+            if entry is None:
+                continue
+            mode, sha = entry
+            name = posixpath.basename(path)
+            if mode in _REGULAR:
+                is_py = name.endswith(".py")
+                self._count_blobs([(sha, is_py)])
+                n, imports = self.blobs[(sha, is_py)]
+                where = ((), (path,)) if is_test_path(path) else ((path,), ())
+                total += Count(n, *(where if imports else ((), ())))
+            elif mode == "40000" and depth < 8 and not excluded(name, self.excludes):
+                ancestors = set(outer)
+                cur = real
+                for part in filter(None, rel_dir.split("/")):
+                    cur = f"{cur}/{part}" if cur else part
+                    ancestors.add(cur)
+                if resolved not in ancestors:
+                    total += self._with_links(root, self.tree(sha, path + "/"), depth + 1,
+                                              path + "/", resolved,
+                                              frozenset(ancestors | {resolved}))
+        return total
+
+    def _link_target(self, blob: str) -> str:
+        if blob not in self.link_targets:
+            self.link_targets[blob] = self.git.read(blob)[1].decode("utf-8", "surrogateescape")
+        return self.link_targets[blob]
+
+    def _lookup(self, tree: str, path: str) -> tuple[str, str] | None:
+        """``(mode, sha)`` at ``path`` under ``tree``; None if absent."""
+        mode, sha = "40000", tree
+        for part in filter(None, path.split("/")):
+            if mode != "40000":
+                return None
+            found = [(m, c) for m, n, c in self.git.tree_entries(sha) if n == part]
+            if not found:
+                return None
+            mode, sha = found[0]
+        return mode, sha
 
     def commit_tree(self, sha: str) -> str:
         kind, data = self.git.read(sha)
@@ -170,7 +246,9 @@ def date_points(history: History, every: dt.timedelta | None, since: dt.datetime
     wanted = [(label or when.date().isoformat(), when, bool(label)) for label, when in at]
     if every is not None:
         until = until or parse_date(history.tip_date.date().isoformat())
-        when = since or parse_date(history.first_date.date().isoformat())
+        # Default: a year back from the end, or the first commit if later.
+        when = since or max(parse_date(history.first_date.date().isoformat()),
+                            until - dt.timedelta(days=364))
         if when > until:
             raise ValueError(f"--since {when.date()} is after the end of the range {until.date()}")
         while when <= until:
