@@ -36,14 +36,19 @@ class PoolState:
 class TaskRecord:
     """One running task: what it is, when it started, where its stack is."""
 
-    __slots__ = ("task", "pool", "started", "handle", "thresholds_crossed")
+    __slots__ = ("fn", "pool", "started", "handle", "thresholds_crossed")
 
-    def __init__(self, task: str, pool: TrackedPool, handle) -> None:
-        self.task = task
+    def __init__(self, fn, pool: TrackedPool, handle) -> None:
+        self.fn = fn
         self.pool = pool
         self.started = time.monotonic()
         self.handle = handle
         self.thresholds_crossed = 0
+
+    @property
+    def task(self) -> str:
+        # Named only when a log line needs it: not on the hot path.
+        return describe(self.fn)
 
 
 def describe(fn) -> str:
@@ -70,7 +75,7 @@ class GuardedFuture:
     """Future mixin: waiting on a child of the same full pool is reported."""
 
     _pool: TrackedPool | None = None
-    _task: str = "?"
+    _fn = None
 
     def result(self, timeout=None):
         if self._pool is not None and not self.done():
@@ -92,12 +97,14 @@ class Future(GuardedFuture, futures.Future):
 
 
 class TrackedPool:
-    """Mixin for a futurist executor; the backend defines ``state()``."""
+    """Mixin for a futurist executor; the backend defines ``state()`` and
+    ``queued()``."""
 
     kind = "Executor"
 
-    def _init_tracking(self, runtime, pool_name: str) -> None:
+    def _init_tracking(self, runtime, pool_name: str, size: int) -> None:
         self.pool_name = pool_name
+        self.max_workers = size
         self.name = f"{runtime.process_name}.{pool_name}"
         self._runtime = runtime
         self._running: dict[int, TaskRecord] = {}
@@ -108,16 +115,15 @@ class TrackedPool:
         self.created_at = _caller_outside_offramp()
 
     def submit(self, fn, /, *args, **kwargs):
-        task = describe(fn)
         if self.free_slots() <= 0:
-            self._warn_saturated(task)
-        future = super().submit(self._run, task, Carrier(), fn, args, kwargs)
+            self._warn_saturated(fn)
+        future = super().submit(self._run, Carrier(), fn, args, kwargs)
         future._pool = self
-        future._task = task
+        future._fn = fn
         return future
 
-    def _run(self, task: str, carrier: Carrier, fn, args, kwargs):
-        record = TaskRecord(task, self, self._runtime.backend.current_task_handle())
+    def _run(self, carrier: Carrier, fn, args, kwargs):
+        record = TaskRecord(fn, self, self._runtime.backend.current_task_handle())
         key = id(record)
         local = self._runtime.local
         parent = getattr(local, "record", None)
@@ -135,16 +141,13 @@ class TrackedPool:
         """Workers left for new work: neither running a task nor claimed by
         a queued one. Counted from offramp's own records, the same way in
         both modes."""
-        with self._running_lock:
-            running = len(self._running)
-        state = self.state()
-        return state.max_workers - running - state.queued
+        return self.max_workers - len(self._running) - self.queued()
 
     def running_tasks(self) -> list[TaskRecord]:
         with self._running_lock:
             return list(self._running.values())
 
-    def _warn_saturated(self, task: str) -> None:
+    def _warn_saturated(self, fn) -> None:
         now = time.monotonic()
         last = self._last_saturation_warning
         interval = self._runtime.settings.saturation_warning_interval
@@ -156,7 +159,7 @@ class TrackedPool:
             "Pool %s has no idle worker, so task %s is queued "
             "(max_workers: %d, workers: %d, queued work: %d). The pool may "
             "be too small, or hold stuck threads.",
-            self.name, task, state.max_workers, state.workers, state.queued + 1,
+            self.name, describe(fn), state.max_workers, state.workers, state.queued + 1,
         )
 
     def check_wait(self, child: GuardedFuture) -> None:
@@ -170,7 +173,7 @@ class TrackedPool:
             return
         message = (
             f"Possible deadlock in pool {self.name}: task {parent.task} is "
-            f"blocking on the result of its child {child._task}, which is "
+            f"blocking on the result of its child {describe(child._fn)}, which is "
             "queued on the same pool while the pool has no idle worker. "
             "Submit children to a different pool, or do not block on them "
             "from inside a pool task."

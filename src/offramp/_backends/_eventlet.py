@@ -82,7 +82,7 @@ def _pool_class():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 futurist.GreenThreadPoolExecutor.__init__(self, max_workers=size)
-            self._init_tracking(runtime, pool_name)
+            self._init_tracking(runtime, pool_name, size)
 
         def _submit(self, fn, *args, **kwargs):
             future = Future()
@@ -94,6 +94,9 @@ def _pool_class():
         # A green pool has no standing workers: a green thread exists only
         # while it runs a task. So "workers" counts running green threads
         # and "idle workers" the free slots.
+        def queued(self) -> int:
+            return self._delayed_work.qsize()
+
         def state(self) -> PoolState:
             running = self._pool.running()
             return PoolState(

@@ -142,13 +142,16 @@ def _pool_class():
 
         def __init__(self, runtime, pool_name: str, size: int) -> None:
             futurist.ThreadPoolExecutor.__init__(self, max_workers=size)
-            self._init_tracking(runtime, pool_name)
+            self._init_tracking(runtime, pool_name, size)
 
         def _submit(self, fn, *args, **kwargs):
             future = Future()
             self._maybe_spin_up()
             self._work_queue.put(futurist_utils.WorkItem(future, fn, *args, **kwargs))
             return future
+
+        def queued(self) -> int:
+            return self._work_queue.qsize()
 
         def state(self) -> PoolState:
             return PoolState(
