@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 
 import offramp
 import oslo_messaging
@@ -104,9 +105,32 @@ class SchedulerClient:
             self.transport, target,
             timeout=timeout or conf.cellsched.rpc_timeout)
 
-    def select_destinations(self, request_spec) -> list[dict]:
-        return self.client.call({}, "select_destinations",
-                                request_spec=request_spec)
+    def select_destinations(self, request_spec, retries: int = 1
+                            ) -> list[dict]:
+        """Call the scheduler; on a timeout, retry with the same uuids.
+
+        oslo.messaging acknowledges a request when a worker receives it, so
+        one caught in a worker restart can vanish.  The client names the
+        instances itself, which makes a retry safe: the scheduler hands back
+        what an earlier attempt already claimed instead of claiming twice.
+        """
+        spec = request_spec
+        if isinstance(spec, dict) and "instance_uuids" not in spec:
+            num = spec.get("num_instances", 1)
+            if isinstance(num, int) and not isinstance(num, bool) \
+                    and 1 <= num <= 1000:
+                spec = {**spec, "instance_uuids": [
+                    str(uuid.uuid4()) for _ in range(num)]}
+        for attempt in range(retries + 1):
+            try:
+                return self.client.call({}, "select_destinations",
+                                        request_spec=spec)
+            except oslo_messaging.MessagingTimeout:
+                if attempt == retries:
+                    raise
+                LOG.warning("select_destinations timed out; retrying with "
+                            "the same instance uuids (%d/%d)", attempt + 1,
+                            retries)
 
     def close(self) -> None:
         if self._own_transport:
