@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from concurrent import futures
 
 from offramp._context import Carrier
@@ -24,14 +25,32 @@ class DelayedExecutor:
         get_executor(pool_name)  # fail now on a bad name or size
         self.pool_name = pool_name
         self._scheduler = _scheduler_class()(pool_name)
+        self._lock = threading.Lock()
+        self._waiting: set[futures.Future] = set()
 
     def submit_after(self, delay: float, fn, /, *args, **kwargs) -> futures.Future:
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
             raise ValueError(f"invalid delay {delay!r}; accepted: a number of seconds >= 0")
-        return self._scheduler.submit_after(delay, Carrier().bind(fn, *args, **kwargs))
+        future = self._scheduler.submit_after(delay, Carrier().bind(fn, *args, **kwargs))
+        with self._lock:
+            self._waiting.add(future)
+        future.add_done_callback(self._forget)
+        return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            # futurist cancels only the tasks still in its heap, not the one
+            # its scheduler is waiting on; cancelling every future here
+            # covers that one too.
+            with self._lock:
+                waiting = list(self._waiting)
+            for future in waiting:
+                future.cancel()
         self._scheduler.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def _forget(self, future: futures.Future) -> None:
+        with self._lock:
+            self._waiting.discard(future)
 
     def __enter__(self) -> DelayedExecutor:
         return self

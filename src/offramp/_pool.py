@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
 import threading
 import time
 from concurrent import futures
@@ -54,6 +56,16 @@ def describe(fn) -> str:
     return f"{module}.{name}" if module else name
 
 
+def _caller_outside_offramp() -> str:
+    frame = sys._getframe(1)
+    package = os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return "unknown"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
 class GuardedFuture:
     """Future mixin: waiting on a child of the same full pool is reported."""
 
@@ -80,8 +92,7 @@ class Future(GuardedFuture, futures.Future):
 
 
 class TrackedPool:
-    """Mixin for a futurist executor; the backend defines ``state()``,
-    ``would_queue()`` and ``idle_capacity()``."""
+    """Mixin for a futurist executor; the backend defines ``state()``."""
 
     kind = "Executor"
 
@@ -93,10 +104,12 @@ class TrackedPool:
         self._running_lock = threading.Lock()
         self._last_saturation_warning: float | None = None
         self.hung_reported = 0
+        # Where the pool was first asked for, for leak reports in tests.
+        self.created_at = _caller_outside_offramp()
 
     def submit(self, fn, /, *args, **kwargs):
         task = describe(fn)
-        if self.would_queue():
+        if self.free_slots() <= 0:
             self._warn_saturated(task)
         future = super().submit(self._run, task, Carrier(), fn, args, kwargs)
         future._pool = self
@@ -117,6 +130,15 @@ class TrackedPool:
             local.record = parent
             with self._running_lock:
                 del self._running[key]
+
+    def free_slots(self) -> int:
+        """Workers left for new work: neither running a task nor claimed by
+        a queued one. Counted from offramp's own records, the same way in
+        both modes."""
+        with self._running_lock:
+            running = len(self._running)
+        state = self.state()
+        return state.max_workers - running - state.queued
 
     def running_tasks(self) -> list[TaskRecord]:
         with self._running_lock:
@@ -142,7 +164,9 @@ class TrackedPool:
         parent = getattr(self._runtime.local, "record", None)
         if parent is None or parent.pool is not self:
             return
-        if child.running() or self.idle_capacity() > 0:
+        # The child itself is counted as queued: below zero, nothing is left
+        # to run it but the workers already busy.
+        if child.running() or self.free_slots() >= 0:
             return
         message = (
             f"Possible deadlock in pool {self.name}: task {parent.task} is "

@@ -45,7 +45,7 @@ def prepare(settings) -> None:
         with warnings.catch_warnings():
             # offramp exists to leave eventlet; saying it is deprecated on
             # every start of an eventlet-mode process is noise.
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
             import eventlet
     except ImportError as exc:
         raise ModeError(
@@ -100,12 +100,6 @@ def _pool_class():
                 self._max_workers, running,
                 self._max_workers - running, self._delayed_work.qsize(),
             )
-
-        def idle_capacity(self) -> int:
-            return self._max_workers - self._pool.running() - self._pool.waiting()
-
-        def would_queue(self) -> bool:
-            return self.idle_capacity() <= 0
 
         def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
             if cancel_futures:

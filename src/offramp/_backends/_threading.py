@@ -156,13 +156,6 @@ def _pool_class():
                 self.get_num_idle_workers(), self.queue_size,
             )
 
-        def idle_capacity(self) -> int:
-            return self.get_num_idle_workers() - self.queue_size
-
-        def would_queue(self) -> bool:
-            return (self.num_workers >= self._max_workers
-                    and self.idle_capacity() <= 0)
-
         def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
             with self._shutdown_lock:
                 first = not self._shutdown

@@ -1,0 +1,143 @@
+"""Runtime benchmarks: idle shutdown, spawn overhead, scatter-gather.
+
+Run once per mode (the mode is per process):
+
+    OFFRAMP_CONCURRENCY=threading python bench/bench_runtime.py
+    OFFRAMP_CONCURRENCY=eventlet python bench/bench_runtime.py
+
+or both at once with ``make bench``. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import offramp
+
+offramp.bootstrap()
+
+import futurist  # noqa: E402  (after bootstrap, as in a service)
+
+MODE = offramp.current_mode().value
+POOLS = ("default", "scatter_gather", "api", "db", "rpc")
+
+
+def idle_shutdown(rounds: int = 5) -> dict:
+    """All five pools fully spun up and idle, then shut down."""
+    timings = []
+    for _ in range(rounds):
+        for name in POOLS:
+            pool = offramp.get_executor(name)
+            size = pool.state().max_workers
+            for f in [pool.submit(time.sleep, 0.001) for _ in range(min(size, 50))]:
+                f.result()
+        time.sleep(0.05)
+        start = time.perf_counter()
+        offramp.shutdown_executors(wait=True)
+        timings.append(time.perf_counter() - start)
+    result = {"offramp_all_pools_ms": statistics.median(timings) * 1000}
+    if MODE == "threading":
+        # What the same shutdown costs with futurist's own executor.
+        raw = futurist.ThreadPoolExecutor(max_workers=10)
+        for f in [raw.submit(time.sleep, 0.001) for _ in range(10)]:
+            f.result()
+        time.sleep(0.05)
+        start = time.perf_counter()
+        raw.shutdown(wait=True)
+        result["futurist_one_pool_ms"] = (time.perf_counter() - start) * 1000
+    return result
+
+
+def spawn_overhead(n: int = 20000) -> dict:
+    """Per-task cost of offramp.spawn against a raw futurist submit."""
+    size = offramp.get_executor().state().max_workers
+    raw_cls = futurist.ThreadPoolExecutor if MODE == "threading" else futurist.GreenThreadPoolExecutor
+    raw = raw_cls(max_workers=size)
+
+    def noop():
+        return None
+
+    def measure(submit) -> tuple[float, float]:
+        for f in [submit(noop) for _ in range(200)]:
+            f.result()  # warm up: threads exist
+        start = time.perf_counter()
+        for _ in range(n // 10):
+            submit(noop).result()
+        round_trip = (time.perf_counter() - start) / (n // 10)
+        start = time.perf_counter()
+        for f in [submit(noop) for _ in range(n)]:
+            f.result()
+        batch = (time.perf_counter() - start) / n
+        return round_trip * 1e6, batch * 1e6
+
+    offramp_rt, offramp_batch = measure(offramp.spawn)
+    raw_rt, raw_batch = measure(raw.submit)
+    raw.shutdown()
+    return {
+        "spawn_round_trip_us": offramp_rt, "raw_round_trip_us": raw_rt,
+        "spawn_batch_us": offramp_batch, "raw_batch_us": raw_batch,
+        "round_trip_overhead_us": offramp_rt - raw_rt,
+        "batch_overhead_us": offramp_batch - raw_batch,
+    }
+
+
+def scatter_gather(latency: float = 0.05) -> list[dict]:
+    """Wall time over N targets of fixed latency, against the ideal."""
+    rows = []
+    for n in (5, 50, 500):
+        for size in sorted({5, n}):
+            name = f"sg_{n}_{size}"
+            os.environ[f"OFFRAMP_{MODE.upper()}_POOL_{name.upper()}"] = str(size)
+            offramp.get_executor(name)
+            offramp.scatter_gather(range(size), lambda t: None, timeout=60, pool=name)  # warm
+            start = time.perf_counter()
+            results = offramp.scatter_gather(range(n), lambda t: time.sleep(latency), timeout=60, pool=name)
+            wall = time.perf_counter() - start
+            assert not any(offramp.is_failure(v) for v in results.values())
+            # The ideal is the slowest target's latency; a pool smaller than
+            # the fan-out cannot beat ceil(targets / pool) rounds of it.
+            bound = -(-n // size) * latency
+            rows.append({"targets": n, "pool_size": size, "wall_ms": wall * 1000,
+                         "ideal_ms": latency * 1000, "ratio": wall / latency,
+                         "pool_bound_ms": bound * 1000, "ratio_to_bound": wall / bound})
+    offramp.shutdown_executors()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args()
+    figures = {
+        "mode": MODE,
+        "idle_shutdown": idle_shutdown(),
+        "spawn": spawn_overhead(),
+        "scatter_gather": scatter_gather(),
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"== {MODE} mode ==")
+    s = figures["idle_shutdown"]
+    print(f"idle shutdown of {len(POOLS)} pools: {s['offramp_all_pools_ms']:.2f} ms"
+          + (f" (raw futurist, one pool: {s['futurist_one_pool_ms']:.0f} ms)"
+             if "futurist_one_pool_ms" in s else ""))
+    s = figures["spawn"]
+    print(f"round trip: spawn {s['spawn_round_trip_us']:.1f} us, raw futurist submit "
+          f"{s['raw_round_trip_us']:.1f} us (overhead {s['round_trip_overhead_us']:+.1f} us)")
+    print(f"batch:      spawn {s['spawn_batch_us']:.1f} us, raw futurist submit "
+          f"{s['raw_batch_us']:.1f} us (overhead {s['batch_overhead_us']:+.1f} us)")
+    print("scatter-gather, 50 ms per target:")
+    print("  targets  pool  wall ms  ideal ms  wall/ideal  pool bound ms  wall/bound")
+    for row in figures["scatter_gather"]:
+        print(f"  {row['targets']:>7}  {row['pool_size']:>4}  {row['wall_ms']:>7.1f}  "
+              f"{row['ideal_ms']:>8.1f}  {row['ratio']:>10.2f}  {row['pool_bound_ms']:>13.1f}"
+              f"  {row['ratio_to_bound']:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

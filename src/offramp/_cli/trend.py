@@ -1,0 +1,126 @@
+"""``offramp trend REPO``: eventlet counts across git history, no checkout."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "trend", help="eventlet line counts across git history, with in-flight removals",
+        description="Count eventlet references at points of a branch's first-parent history "
+                    "(dates, every N days/weeks, or tags) straight from git objects, and how "
+                    "many references unmerged refs would remove.")
+    p.add_argument("repo", metavar="REPO", help="path to a git repository")
+    p.add_argument("--branch", default="HEAD", help="branch whose history is sampled (HEAD)")
+    p.add_argument("--every", metavar="N{d,w}", help="a point every N days or weeks (default 7d)")
+    p.add_argument("--since", metavar="DATE",
+                   help="first --every point (default: a year before --until, or the first commit)")
+    p.add_argument("--until", metavar="DATE", help="last --every point (default: tip commit)")
+    p.add_argument("--at", metavar="[LABEL=]DATE,...", help="points at these dates")
+    p.add_argument("--tags", nargs="?", const="*", metavar="GLOB", help="points at tags")
+    p.add_argument("--in-flight", action="append", default=[], metavar="REF",
+                   help="unmerged ref (branch, review ref or glob) whose removals to count; "
+                        "repeatable")
+    p.add_argument("--exclude-dir", action="append", metavar="GLOB",
+                   help="directory names to skip (default: releasenotes)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV")
+    fmt.add_argument("--mermaid", action="store_true", help="print a Mermaid xychart-beta block")
+    p.add_argument("--chart", metavar="FILE.png|svg", help="also draw a bar chart")
+    p.add_argument("--name", help="project name in the title (default: REPO's directory name)")
+    p.add_argument("--title", help="chart title")
+    p.add_argument("--x-title", help="x-axis title")
+    p.add_argument("--y-title", default="Remaining references and in-flight removals")
+    p.add_argument("--countdown", metavar="DATE:PREFIX",
+                   help="label points PREFIX-N, N whole weeks before DATE (e.g. 2025-10-01:F)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from offramp.migrate import _report, trend
+    from offramp.migrate._walk import DEFAULT_EXCLUDES
+
+    excludes = DEFAULT_EXCLUDES + tuple(args.exclude_dir or ())
+    try:
+        if not os.path.isdir(args.repo):
+            raise ValueError(f"REPO {args.repo!r} is not a directory")
+        countdown = None
+        if args.countdown:
+            date, sep, prefix = args.countdown.partition(":")
+            if not sep or not prefix:
+                raise ValueError(f"invalid --countdown {args.countdown!r}: expected DATE:PREFIX, "
+                                 f"e.g. 2025-10-01:F")
+            countdown = (trend.parse_date(date, "--countdown date"), prefix)
+        with _progress(not args.no_progress and sys.stderr.isatty()) as progress:
+            points, _ = trend.trend(args.repo, args.branch, args.every, args.since, args.until,
+                                    args.at, args.tags, args.in_flight, excludes,
+                                    progress=progress)
+    except (ValueError, trend.GitError) as exc:
+        print(f"offramp trend: {exc}", file=sys.stderr)
+        return 2
+    if not points:
+        print("offramp trend: no points: every date is before the first commit, "
+              "or no tag matches", file=sys.stderr)
+        return 1
+    name = args.name or os.path.basename(os.path.abspath(args.repo))
+    title = args.title or f"Eventlet references and in-flight removals in the {name} repo"
+    labels = _report.countdown_labels(points, *countdown) if countdown else None
+    x_title = args.x_title or (f"Weeks left to {countdown[1]}" if countdown else "Date")
+    if args.json:
+        print(_report.to_json(points))
+    elif args.csv:
+        sys.stdout.write(_report.to_csv(points))
+    elif args.mermaid:
+        sys.stdout.write(_report.to_mermaid(points, title, x_title, args.y_title, labels))
+    else:
+        _table(points)
+    if args.chart:
+        try:
+            _report.write_chart(points, args.chart, title, x_title, args.y_title, labels)
+        except (ValueError, OSError) as exc:
+            print(f"offramp trend: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+class _progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.bar, self.task = enabled, None, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("counting", total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def _table(points) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="eventlet references over time")
+    for col in ("point", "date", "commit", "lines", "prod files", "test files", "in flight"):
+        table.add_column(col)
+    for p in points:
+        d = p.as_dict()
+        table.add_row(p.label, d["date"], p.commit[:12], str(p.lines), str(p.production),
+                      str(p.test), str(p.in_flight))
+    Console().print(table)

@@ -1,0 +1,74 @@
+"""``offramp lint``: flag Eventlet usage that has a ready replacement.
+
+Codes come from the rules (``OFR1xx`` primitives, ``OFR2xx`` non-eventlet
+patterns that only made sense under eventlet) plus two of lint's own:
+``OFR301`` for ``import eventlet`` outside the allowlist and ``OFR000`` for
+a file that does not parse.  The flake8 plugin shares :func:`lint_analysis`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from offramp.migrate._analyze import Analysis, analyze
+from offramp.migrate._registry import needles
+from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
+
+IMPORT_CODE = "OFR301"
+IMPORT_MESSAGE = "import of eventlet outside the allowlist (--allow)"
+PARSE_CODE = "OFR000"
+
+
+@dataclass(frozen=True, order=True)
+class LintFinding:
+    path: str
+    line: int
+    col: int  # 1-based
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col} {self.code} {self.message}"
+
+
+def allowed(path: str, allow: tuple[str, ...]) -> bool:
+    """Whether ``path`` matches an allowlist glob (``*`` crosses ``/``)."""
+    path = path.replace(os.sep, "/").removeprefix("./")
+    return any(fnmatch.fnmatchcase(path, glob.removeprefix("./")) for glob in allow)
+
+
+def lint_analysis(analysis: Analysis, import_allowed: bool):
+    """Yield ``(line, col, code, message)`` for one analysed file."""
+    if analysis.error:
+        yield 1, 1, PARSE_CODE, f"not linted: {analysis.error}"
+        return
+    for f in analysis.findings:
+        if f.rule.lint and f.how == "code":
+            yield f.line, f.col, f.rule.code, f.message
+    if not import_allowed:
+        for line, col in analysis.imports:
+            yield line, col, IMPORT_CODE, IMPORT_MESSAGE
+
+
+def lint(root: str, allow: tuple[str, ...] = (), excludes=DEFAULT_EXCLUDES) -> list[LintFinding]:
+    """Lint every ``.py`` file under ``root`` (or ``root`` itself)."""
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"no such file or directory: {root}")
+    wanted = needles()
+    single = not os.path.isdir(root)
+    out: list[LintFinding] = []
+    for entry in walk(root, excludes):
+        if not (entry.rel.endswith(".py") or single):
+            continue
+        with open(entry.path, "rb") as fh:
+            data = fh.read()
+        if not any(n in data for n in wanted):
+            continue
+        shown = entry.path if single else os.path.join(root, entry.rel)
+        # Globs may be written relative to PATH or to the current directory.
+        ok = allowed(entry.rel, allow) or allowed(shown, allow)
+        out.extend(LintFinding(shown, line, col, code, msg)
+                   for line, col, code, msg in lint_analysis(analyze(data), ok))
+    return sorted(out)

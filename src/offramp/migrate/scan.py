@@ -1,0 +1,140 @@
+"""``offramp scan``: how much Eventlet a tree holds, and of which kinds.
+
+Three figures: the grep-compatible line count (see ``_grep``), the files
+that import eventlet (production vs test), and every Python usage
+classified by rule with its suggested replacement.  Files are read as
+bytes; nothing scanned is imported or run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from offramp.migrate import _grep
+from offramp.migrate._analyze import analyze, imports_eventlet
+from offramp.migrate._registry import needles
+from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
+
+# Files above this are streamed for the count and never held in memory.
+STREAM_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Usage:
+    path: str
+    line: int
+    col: int
+    kind: str
+    name: str
+    suggestion: str
+    category: str
+    how: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ScanResult:
+    lines: int = 0
+    production: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+    usages: list[Usage] = field(default_factory=list)
+    # Files counted by text only: unparseable, too big, unreadable...
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        kinds = Counter(u.kind for u in self.usages)
+        return {
+            "lines": self.lines,
+            "files_importing": {"production": self.production, "test": self.test},
+            "usages": [u.as_dict() for u in self.usages],
+            "by_kind": dict(sorted(kinds.items())),
+            "warnings": self.warnings,
+        }
+
+
+def _read_count(path: str, size: int, utf8: bool, legacy: bool) -> tuple[int, bytes | None]:
+    with open(path, "rb") as fh:
+        if size > STREAM_BYTES:
+            chunks = iter(lambda: fh.read(_grep.BUFSIZE), b"")
+            return _grep.count_chunks(chunks, utf8, legacy), None
+        data = fh.read()
+    return _grep.count_bytes(data, utf8, legacy), data
+
+
+def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | None = None,
+         legacy_binary: bool = False) -> ScanResult:
+    """Scan ``root`` (a directory or one file)."""
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"no such file or directory: {root}")
+    utf8 = _grep.utf8_locale() if utf8 is None else utf8
+    result = ScanResult()
+    wanted = needles()
+    for entry in walk(root, excludes, result.warnings):
+        try:
+            count, data = _read_count(entry.path, entry.size, utf8, legacy_binary)
+        except OSError as exc:
+            result.warnings.append(f"{entry.rel}: {exc.strerror}")
+            continue
+        result.lines += count
+        if not entry.rel.endswith(".py"):
+            continue
+        if data is None:
+            result.warnings.append(f"{entry.rel}: larger than {STREAM_BYTES} bytes, counted only")
+            continue
+        if not any(n in data for n in wanted):
+            continue
+        analysis = analyze(data)
+        if analysis.error:
+            result.warnings.append(f"{entry.rel}: {analysis.error}; fell back to text matching")
+        if imports_eventlet(data):
+            (result.test if is_test_path(entry.rel) else result.production).append(entry.rel)
+        result.usages.extend(
+            Usage(entry.rel, f.line, f.col, f.rule.kind, f.name, f.rule.suggestion,
+                  f.rule.category, f.how)
+            for f in analysis.findings)
+    return result
+
+
+def to_json(result: ScanResult) -> str:
+    return json.dumps(result.as_dict(), indent=2)
+
+
+def to_csv(result: ScanResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "line", "col", "kind", "name", "suggestion"])
+    for u in result.usages:
+        writer.writerow([u.path, u.line, u.col, u.kind, u.name, u.suggestion])
+    return out.getvalue()
+
+
+def render(result: ScanResult, console) -> None:
+    """The default human view: summary, per-kind table, per-usage table."""
+    from rich.table import Table
+
+    console.print(f"[bold]{result.lines}[/] lines mention eventlet; "
+                  f"{len(result.production)} production and {len(result.test)} test files import it.")
+    by_kind: dict[str, list[Usage]] = {}
+    for u in result.usages:
+        by_kind.setdefault(u.kind, []).append(u)
+    summary = Table(title="Usages by primitive")
+    for col in ("kind", "count", "category", "suggested replacement"):
+        summary.add_column(col, justify="right" if col == "count" else "left")
+    for kind, items in sorted(by_kind.items(), key=lambda kv: -len(kv[1])):
+        summary.add_row(kind, str(len(items)), items[0].category, items[0].suggestion)
+    console.print(summary)
+    detail = Table(title="Usages")
+    for col in ("location", "kind", "name"):
+        detail.add_column(col)
+    for u in result.usages:
+        detail.add_row(f"{u.path}:{u.line}:{u.col}", u.kind, u.name)
+    console.print(detail)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
