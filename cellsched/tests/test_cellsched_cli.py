@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from cellsched_testlib import run_cli, write_cells
@@ -81,3 +82,15 @@ def test_demo_runs_in_the_session_mode(tmp_path):
     assert "check: OK" in out
     assert "Stats of " in out and "State of " in out
     assert elapsed < 30
+
+
+@pytest.mark.offramp_mode("threading")
+def test_offramp_pool_sizes_come_from_the_config_file(tmp_path):
+    # The first --config-file reaches offramp.bootstrap, so an operator can
+    # size the scatter-gather pool next to the [cellsched] options.
+    conf = tmp_path / "cellsched.conf"
+    conf.write_text("[offramp]\nthreading_pool_sizes = scatter_gather:24\n"
+                    "[cellsched]\nweighers = ram:1.0\n")
+    proc = run_cli("demo", "-n", 30, "--config-file", conf, "--data-dir",
+                   tmp_path / "demo", cwd=tmp_path)
+    assert "ThreadPoolExecutor: max_workers: 24" in proc.stdout

@@ -158,3 +158,32 @@ def test_locked_postgresql_cell_is_cut_off_by_statement_timeout(
         time.sleep(1.6)   # let a still-running read end on its own timeout
         sched.engines.dispose()
         pg_engine.dispose()
+
+
+def test_retry_with_same_uuids_returns_the_earlier_claim(tmp_path):
+    """A retried request (its reply was lost) must not claim twice."""
+    import uuid
+
+    from cellsched.request import InvalidRequest
+
+    cells = _sqlite_cells(tmp_path, 2, hosts=2)
+    sched = Scheduler(cells, parse_weighers(["ram"]))
+    try:
+        uuids = [str(uuid.uuid4()), str(uuid.uuid4())]
+        spec = {"flavor": FLAVOR, "num_instances": 2,
+                "instance_uuids": uuids}
+        first = sched.select_destinations(spec)
+        again = sched.select_destinations(spec)
+        assert again == first
+        used = sum(inventory.cell_summary(sched.engines[c.name])
+                   ["vcpus_used"] for c in cells)
+        assert used == 2
+        with pytest.raises(InvalidRequest, match="already has an "
+                           "allocation of"):
+            sched.select_destinations({
+                "flavor": {**FLAVOR, "vcpus": 2},
+                "instance_uuids": [uuids[0]]})
+        for c in cells:
+            assert inventory.check_cell(sched.engines[c.name], c.name) == []
+    finally:
+        sched.engines.dispose()

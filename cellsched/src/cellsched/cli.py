@@ -148,7 +148,12 @@ def cmd_check(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import faulthandler
+    import signal
     from cellsched import service
+    # Operators' first question about a stuck worker is "where?":
+    # kill -USR2 <pid> prints every thread's stack to the log.
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     return service.serve(_conf(args))
 
 

@@ -115,6 +115,26 @@ def host_states(engine: sa.Engine, cell: str) -> list[HostState]:
         return [HostState(cell, *row) for row in conn.execute(query)]
 
 
+def allocations_of(engine: sa.Engine, cell: str, consumers) -> dict:
+    """Existing allocations of ``consumers`` in a cell, as selections plus
+    the amounts: ``{uuid: {"selection": {...}, "resources": (v, m, d)}}``.
+    """
+    consumers = list(consumers)
+    if not consumers:
+        return {}
+    a, c = allocations.c, compute_nodes.c
+    query = (sa.select(a.consumer_uuid, a.vcpus, a.memory_mb, a.disk_gb,
+                       c.host, c.uuid, c.availability_zone)
+             .join(compute_nodes, c.id == a.node_id)
+             .where(a.consumer_uuid.in_(consumers)))
+    with engine.connect() as conn:
+        return {row[0]: {"selection": {"instance_uuid": row[0], "cell": cell,
+                                       "host": row[4], "node_uuid": row[5],
+                                       "availability_zone": row[6]},
+                         "resources": (row[1], row[2], row[3])}
+                for row in conn.execute(query)}
+
+
 def set_enabled(engine: sa.Engine, host: str, enabled: bool) -> bool:
     with engine.begin() as conn:
         res = conn.execute(compute_nodes.update()

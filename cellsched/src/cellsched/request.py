@@ -33,6 +33,9 @@ class RequestSpec:
     num_instances: int
     availability_zone: str | None
     instance_uuids: tuple[str, ...]
+    #: True when the caller chose the uuids: a retry may then find some of
+    #: them already placed by an earlier attempt whose reply was lost.
+    uuids_from_caller: bool = False
 
 
 def _int_field(value, name: str, minimum: int, maximum: int | None = None
@@ -92,6 +95,7 @@ def parse_request_spec(spec) -> RequestSpec:
             f"request_spec.availability_zone must be a non-empty string or "
             f"null, got {az!r}")
     uuids = spec.get("instance_uuids")
+    from_caller = uuids is not None
     if uuids is None:
         uuids = tuple(str(uuid.uuid4()) for _ in range(num))
     else:
@@ -118,4 +122,4 @@ def parse_request_spec(spec) -> RequestSpec:
                 "request_spec.instance_uuids contains duplicates; each "
                 "instance needs its own UUID")
         uuids = tuple(canon)
-    return RequestSpec(fl, num, az, uuids)
+    return RequestSpec(fl, num, az, uuids, from_caller)

@@ -19,7 +19,7 @@ import offramp
 from cellsched import claims
 from cellsched.cells import Cell, CellEngines
 from cellsched.filters import filter_hosts
-from cellsched.inventory import host_states
+from cellsched.inventory import allocations_of, host_states
 from cellsched.request import InvalidRequest, parse_request_spec
 from cellsched.weighers import Weigher, weigh_hosts
 
@@ -51,16 +51,20 @@ class Scheduler:
         with self._lock:
             self.counters.update(deltas)
 
-    def _read_cell(self, cell_name: str):
-        return host_states(self.engines[cell_name], cell_name)
+    def _read_cell(self, cell_name: str, consumers=()):
+        engine = self.engines[cell_name]
+        return (host_states(engine, cell_name),
+                allocations_of(engine, cell_name, consumers))
 
-    def gather(self) -> tuple[list, list[str]]:
-        """All host states from the cells that answered, and the ones that
-        did not (failed or timed out), which are logged and skipped."""
+    def gather(self, consumers=()) -> tuple[list, list[str], dict]:
+        """All host states from the cells that answered, the cells that did
+        not (failed or timed out; logged and skipped), and the existing
+        allocations of ``consumers`` in the cells that answered."""
         names = [c.name for c in self.cells]
         results = offramp.scatter_gather(names, self._read_cell,
+                                         tuple(consumers),
                                          timeout=self.timeout)
-        hosts, skipped = [], []
+        hosts, skipped, existing = [], [], {}
         for name in names:
             value = results.get(name, offramp.DID_NOT_RESPOND)
             if offramp.is_failure(value):
@@ -74,10 +78,11 @@ class Scheduler:
                                 "this request", name,
                                 type(value).__name__, value)
             else:
-                hosts.extend(value)
+                hosts.extend(value[0])
+                existing.update(value[1])
         if skipped:
             self._count(cells_skipped=len(skipped))
-        return hosts, skipped
+        return hosts, skipped, existing
 
     def select_destinations(self, request_spec) -> list[dict]:
         """Place every instance of the request, or raise.
@@ -91,7 +96,8 @@ class Scheduler:
         except InvalidRequest:
             self._count(invalid=1)
             raise
-        hosts, skipped = self.gather()
+        hosts, skipped, existing = self.gather(
+            spec.instance_uuids if spec.uuids_from_caller else ())
         candidates, rejected = filter_hosts(hosts, spec)
         # Equal weights are common (identical hosts); shuffling before the
         # stable sort breaks ties randomly, so concurrent requests do not
@@ -101,6 +107,12 @@ class Scheduler:
         lost_races = errors = 0
         try:
             for instance_uuid in spec.instance_uuids:
+                if instance_uuid in existing:
+                    # A retry of a request whose reply was lost: the claim
+                    # was made, hand it back instead of claiming twice.
+                    selections.append(self._reuse(
+                        existing[instance_uuid], spec.flavor))
+                    continue
                 placed = False
                 while candidates and not placed:
                     ordered = [h for _, h in
@@ -154,6 +166,18 @@ class Scheduler:
             self._count(lost_races=lost_races, claim_errors=errors)
         self._count(selected=1, instances=len(selections))
         return selections
+
+    def _reuse(self, found: dict, flavor) -> dict:
+        wanted = (flavor.vcpus, flavor.memory_mb, flavor.disk_gb)
+        sel = found["selection"]
+        if tuple(found["resources"]) != wanted:
+            raise InvalidRequest(
+                f"request_spec.instance_uuids: {sel['instance_uuid']} "
+                f"already has an allocation of {found['resources']} "
+                f"(vcpus, memory_mb, disk_gb) in cell {sel['cell']}, not "
+                f"{wanted}; use a new UUID")
+        self._count(reused=1)
+        return dict(sel)
 
     def _release(self, selections: list[dict]) -> None:
         for sel in selections:

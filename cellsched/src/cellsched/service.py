@@ -59,6 +59,7 @@ class SchedulerService(oslo_service.ServiceBase):
             scatter_gather_timeout=g.scatter_gather_timeout,
             host_subset_size=g.host_subset_size,
             engines=CellEngines(cells))
+        rpc.limit_prefetch(self.conf)
         self.transport = rpc.get_transport(self.conf)
         self.server = rpc.get_server(self.conf, self.transport,
                                      self.scheduler)
