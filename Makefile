@@ -32,3 +32,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info cellsched/src/*.egg-info
+
+# A/B benchmark of cellsched, threading vs eventlet, on both stacks
+# (needs the local RabbitMQ and MariaDB for the real stack), e.g.
+#   make ab AB_ARGS="--stack embedded --rounds 5 --max-regression 1.0"
+.PHONY: ab
+AB_ARGS ?= --stack both --rounds 3 --requests 300 --concurrency 10
+ab: $(STAMP)
+	$(PY) bench/ab.py $(AB_ARGS)
