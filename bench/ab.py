@@ -80,6 +80,8 @@ class Run:
     threads: int
     cpu_s: float
     outcomes: dict
+    greenlet_loaded: bool
+    loadavg: float
 
 
 # --- one measured run -------------------------------------------------------
@@ -99,6 +101,10 @@ def measure(pids: list[int], drive, interval: float) -> dict:
 
     lat = result["latency_ms"]
     return {
+        "greenlet_loaded": any(map(greenlet_loaded, pids)),
+        # Other jobs on the machine skew a run; the 1-minute load average
+        # at its end says how busy the machine was.
+        "loadavg": os.getloadavg()[0],
         "workers": len(pids),
         "throughput_rps": result["throughput_rps"],
         "p50_ms": lat["p50"], "p95_ms": lat["p95"], "p99_ms": lat["p99"],
@@ -113,6 +119,18 @@ def measure(pids: list[int], drive, interval: float) -> dict:
                      for p in warm if p in end),
         "outcomes": result["outcomes"],
     }
+
+
+def greenlet_loaded(pid: int) -> bool:
+    """Whether greenlet's C extension is mapped into ``pid``: seen from
+    outside, proof that eventlet (which needs it) was imported.
+    """
+    import psutil
+    try:
+        return any("greenlet" in os.path.basename(m.path)
+                   for m in psutil.Process(pid).memory_maps())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
 
 
 def child_env(mode: str, extra: dict) -> dict:
@@ -295,8 +313,14 @@ def summarize(runs: list[dict]) -> dict:
             for k in METRICS:
                 e = medians["eventlet"][k]
                 ratios[k] = medians["threading"][k] / e if e else None
-        summary[stack] = {"medians": medians, "ratios": ratios,
-                          "rounds": max(r["round"] for r in rows) + 1}
+        summary[stack] = {
+            "medians": medians, "ratios": ratios,
+            "rounds": max(r["round"] for r in rows) + 1,
+            "loadavg": {m: statistics.median(r["loadavg"] for r in rows
+                                             if r["mode"] == m) for m in MODES
+                        if any(r["mode"] == m for r in rows)},
+            "runs": [{"mode": r["mode"], "greenlet_loaded": r["greenlet_loaded"]}
+                     for r in rows]}
     return summary
 
 
@@ -341,8 +365,20 @@ def render_markdown(summary: dict, meta: dict) -> str:
             lines.append(f"| {label}{f' ({unit})' if unit else ''} | "
                          f"{_fmt(t)} | {_fmt(e)} | "
                          f"{'' if ratio is None else f'{ratio:.2f}'} | {goal} |")
+        loaded = {m: sorted({r["greenlet_loaded"] for r in s["runs"] if r["mode"] == m})
+                  for m in MODES}
+        lines.append(f"| greenlet/eventlet loaded in the worker | "
+                     f"{_yes_no(loaded['threading'])} | "
+                     f"{_yes_no(loaded['eventlet'])} | | |")
+        lines.append(f"| machine load average (1 min, median) | "
+                     f"{_fmt(s['loadavg']['threading'])} | "
+                     f"{_fmt(s['loadavg']['eventlet'])} | | |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _yes_no(values: list[bool]) -> str:
+    return "/".join("yes" if v else "no" for v in values) or ""
 
 
 def _fmt(v) -> str:

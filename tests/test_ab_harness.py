@@ -53,6 +53,9 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
         assert 10 < r["rss_warm_mib"] <= r["rss_peak_mib"] < 2000
         assert r["rss_end_mib"] <= r["rss_peak_mib"]
         assert r["threads"] >= 1 and r["cpu_s"] >= 0
+    # Seen from outside: eventlet (through greenlet) only in eventlet mode.
+    assert {r["mode"]: r["greenlet_loaded"] for r in runs} == {
+        "threading": False, "eventlet": True}
     ratios = doc["summary"]["embedded"]["ratios"]
     assert all(ratios[k] > 0 for k in ("throughput_rps", "p99_ms", "rss_peak_mib"))
 
@@ -70,7 +73,8 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
 
 def _runs(stack, threading, eventlet):
     base = dict(stack=stack, workers=2, p50_ms=10, p95_ms=20, rss_warm_mib=50,
-                rss_end_mib=60, threads=10, cpu_s=1.0, outcomes={})
+                rss_end_mib=60, threads=10, cpu_s=1.0, outcomes={},
+                greenlet_loaded=False, loadavg=1.0)
     return [dict(base, mode=mode, round=r, **figures)
             for r in range(3)
             for mode, figures in (("threading", threading), ("eventlet", eventlet))]
