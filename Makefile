@@ -37,6 +37,6 @@ clean:
 # (needs the local RabbitMQ and MariaDB for the real stack), e.g.
 #   make ab AB_ARGS="--stack embedded --rounds 5 --max-regression 1.0"
 .PHONY: ab
-AB_ARGS ?= --stack both --rounds 3 --requests 300 --concurrency 10
+AB_ARGS ?= --stack both --rounds 5 --requests 300 --concurrency 10
 ab: $(STAMP)
 	$(PY) bench/ab.py $(AB_ARGS)

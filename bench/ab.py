@@ -305,16 +305,21 @@ def summarize(runs: list[dict]) -> dict:
         rows = [r for r in runs if r["stack"] == stack]
         if not rows:
             continue
-        medians = {m: {k: statistics.median(r[k] for r in rows if r["mode"] == m)
-                       for k in METRICS}
-                   for m in MODES if any(r["mode"] == m for r in rows)}
+        by_mode = {m: [r for r in rows if r["mode"] == m] for m in MODES
+                   if any(r["mode"] == m for r in rows)}
+        medians = {m: {k: statistics.median(r[k] for r in mine) for k in METRICS}
+                   for m, mine in by_mode.items()}
+        # The spread says how far a shared machine moved the runs.
+        ranges = {m: {k: (min(r[k] for r in mine), max(r[k] for r in mine))
+                      for k in METRICS}
+                  for m, mine in by_mode.items()}
         ratios = {}
         if len(medians) == 2:
             for k in METRICS:
                 e = medians["eventlet"][k]
                 ratios[k] = medians["threading"][k] / e if e else None
         summary[stack] = {
-            "medians": medians, "ratios": ratios,
+            "medians": medians, "ranges": ranges, "ratios": ratios,
             "rounds": max(r["round"] for r in rows) + 1,
             "loadavg": {m: statistics.median(r["loadavg"] for r in rows
                                              if r["mode"] == m) for m in MODES
@@ -351,11 +356,11 @@ def render_markdown(summary: dict, meta: dict) -> str:
     for stack, s in summary.items():
         lines += [f"**{stack}** ({meta['stacks'][stack]}; median of "
                   f"{s['rounds']} rounds per mode)", "",
-                  "| metric | threading | eventlet | T/E | goal |",
+                  "| metric | threading: median (min–max) | eventlet: median (min–max) "
+                  "| T/E | goal |",
                   "| --- | ---: | ---: | ---: | --- |"]
         for k, (label, unit, better) in METRICS.items():
-            t = s["medians"].get("threading", {}).get(k)
-            e = s["medians"].get("eventlet", {}).get(k)
+            t, e = (_cell(s, mode, k) for mode in MODES)
             ratio = s["ratios"].get(k)
             goal = ""
             if k in GOALS:
@@ -363,7 +368,7 @@ def render_markdown(summary: dict, meta: dict) -> str:
                 goal = ("≥ 1.0: " if better == "higher" else "≤ 1.0: ") + (
                     "met" if met else "NOT met" if met is False else "n/a")
             lines.append(f"| {label}{f' ({unit})' if unit else ''} | "
-                         f"{_fmt(t)} | {_fmt(e)} | "
+                         f"{t} | {e} | "
                          f"{'' if ratio is None else f'{ratio:.2f}'} | {goal} |")
         loaded = {m: sorted({r["greenlet_loaded"] for r in s["runs"] if r["mode"] == m})
                   for m in MODES}
@@ -375,6 +380,14 @@ def render_markdown(summary: dict, meta: dict) -> str:
                      f"{_fmt(s['loadavg']['eventlet'])} | | |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _cell(s: dict, mode: str, metric: str) -> str:
+    if mode not in s["medians"]:
+        return ""
+    low, high = s["ranges"][mode][metric]
+    spread = f" ({_fmt(low)}–{_fmt(high)})" if low != high else ""
+    return _fmt(s["medians"][mode][metric]) + spread
 
 
 def _yes_no(values: list[bool]) -> str:
