@@ -313,13 +313,15 @@ def summarize(runs: list[dict]) -> dict:
         ranges = {m: {k: (min(r[k] for r in mine), max(r[k] for r in mine))
                       for k in METRICS}
                   for m, mine in by_mode.items()}
-        ratios = {}
+        ratios, paired = {}, {}
         if len(medians) == 2:
             for k in METRICS:
                 e = medians["eventlet"][k]
                 ratios[k] = medians["threading"][k] / e if e else None
+                paired[k] = _paired_ratio(rows, k)
         summary[stack] = {
             "medians": medians, "ranges": ranges, "ratios": ratios,
+            "paired_ratios": paired,
             "rounds": max(r["round"] for r in rows) + 1,
             "loadavg": {m: statistics.median(r["loadavg"] for r in rows
                                              if r["mode"] == m) for m in MODES
@@ -327,6 +329,21 @@ def summarize(runs: list[dict]) -> dict:
             "runs": [{"mode": r["mode"], "greenlet_loaded": r["greenlet_loaded"]}
                      for r in rows]}
     return summary
+
+
+def _paired_ratio(rows: list[dict], metric: str) -> float | None:
+    """Median over rounds of threading/eventlet within the round.
+
+    The two runs of a round are back to back, so load from other jobs
+    that changes between rounds cancels out better than in the ratio of
+    the medians.
+    """
+    per_round = []
+    for rnd in sorted({r["round"] for r in rows}):
+        pair = {r["mode"]: r[metric] for r in rows if r["round"] == rnd}
+        if len(pair) == 2 and pair["eventlet"]:
+            per_round.append(pair["threading"] / pair["eventlet"])
+    return statistics.median(per_round) if per_round else None
 
 
 def goal_met(metric: str, ratio: float | None) -> bool | None:
@@ -357,11 +374,12 @@ def render_markdown(summary: dict, meta: dict) -> str:
         lines += [f"**{stack}** ({meta['stacks'][stack]}; median of "
                   f"{s['rounds']} rounds per mode)", "",
                   "| metric | threading: median (min–max) | eventlet: median (min–max) "
-                  "| T/E | goal |",
-                  "| --- | ---: | ---: | ---: | --- |"]
+                  "| T/E | T/E per round (median) | goal |",
+                  "| --- | ---: | ---: | ---: | ---: | --- |"]
         for k, (label, unit, better) in METRICS.items():
             t, e = (_cell(s, mode, k) for mode in MODES)
             ratio = s["ratios"].get(k)
+            paired = s.get("paired_ratios", {}).get(k)
             goal = ""
             if k in GOALS:
                 met = goal_met(k, ratio)
@@ -369,15 +387,16 @@ def render_markdown(summary: dict, meta: dict) -> str:
                     "met" if met else "NOT met" if met is False else "n/a")
             lines.append(f"| {label}{f' ({unit})' if unit else ''} | "
                          f"{t} | {e} | "
-                         f"{'' if ratio is None else f'{ratio:.2f}'} | {goal} |")
+                         f"{'' if ratio is None else f'{ratio:.2f}'} | "
+                         f"{'' if paired is None else f'{paired:.2f}'} | {goal} |")
         loaded = {m: sorted({r["greenlet_loaded"] for r in s["runs"] if r["mode"] == m})
                   for m in MODES}
         lines.append(f"| greenlet/eventlet loaded in the worker | "
                      f"{_yes_no(loaded['threading'])} | "
-                     f"{_yes_no(loaded['eventlet'])} | | |")
+                     f"{_yes_no(loaded['eventlet'])} | | | |")
         lines.append(f"| machine load average (1 min, median) | "
                      f"{_fmt(s['loadavg']['threading'])} | "
-                     f"{_fmt(s['loadavg']['eventlet'])} | | |")
+                     f"{_fmt(s['loadavg']['eventlet'])} | | | |")
         lines.append("")
     return "\n".join(lines)
 
@@ -407,8 +426,11 @@ def _atomic_write(path: Path, write) -> None:
     """Readers never see a half-written file: write aside, then rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

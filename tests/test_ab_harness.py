@@ -60,7 +60,7 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
     assert all(ratios[k] > 0 for k in ("throughput_rps", "p99_ms", "rss_peak_mib"))
 
     md = (out / "ab.md").read_text()
-    assert "| metric | threading: median (min–max) | eventlet: median (min–max) | T/E | goal |" in md
+    assert "| metric | threading: median (min–max) | eventlet: median (min–max) | T/E |" in md
     assert "--max-regression 1000: passed" in md
     assert md.strip() in proc.stdout
 
