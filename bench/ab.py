@@ -31,6 +31,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -197,6 +198,7 @@ class RealStack:
         self.cells_file.write_text(json.dumps({"cells": {
             db: f"mysql+pymysql://{host}/{db}" for db in self.databases}}))
         self.data_dir = scratch / "real-data"
+        self.server_queues: list[str] = []
         self.common = ["--cells-file", str(self.cells_file),
                        "--data-dir", str(self.data_dir)]
 
@@ -226,6 +228,21 @@ class RealStack:
 
     def close(self) -> None:
         self._sql([f"DROP DATABASE IF EXISTS `{db}`" for db in self.databases])
+        self._delete_queues()
+
+    def _delete_queues(self) -> None:
+        """oslo.messaging's topic and per-server queues outlive their
+        consumers; a shared broker should not collect them run after run.
+        """
+        import kombu
+        url = re.sub(r"^rabbit://", "amqp://", self.opts.transport_url)
+        with kombu.Connection(url, connect_timeout=5) as conn:
+            channel = conn.channel()
+            for name in [self.topic, *self.server_queues]:
+                try:
+                    channel.queue_delete(name)
+                except Exception:  # already gone: nothing to clean
+                    channel = conn.channel()
 
     def rpc_args(self) -> list[str]:
         return ["--transport-url", self.opts.transport_url,
@@ -250,6 +267,8 @@ class RealStack:
             start_new_session=True)
         try:
             pids = self._wait_for_workers(serve)
+            self.server_queues += [f"{self.topic}.{socket.gethostname()}-{pid}"
+                                   for pid in pids]
             if self.opts.warmup:
                 self.load(self.opts.warmup)
             return measure(pids, lambda: self.load(self.opts.requests),
