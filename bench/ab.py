@@ -389,9 +389,13 @@ def regressions(summary: dict, max_ratio: float) -> list[str]:
 
 def render_markdown(summary: dict, meta: dict) -> str:
     lines = []
+    tuned = {k: v for k, v in meta["env"]["threading"].items()
+             if meta["env"]["eventlet"].get(k) != v}
     for stack, s in summary.items():
         lines += [f"**{stack}** ({meta['stacks'][stack]}; median of "
-                  f"{s['rounds']} rounds per mode)", "",
+                  f"{s['rounds']} rounds per mode"
+                  + "".join(f"; threading runs with {k}={v}"
+                            for k, v in sorted(tuned.items())) + ")", "",
                   "| metric | threading: median (min–max) | eventlet: median (min–max) "
                   "| T/E | T/E per round (median) | goal |",
                   "| --- | ---: | ---: | ---: | ---: | --- |"]
