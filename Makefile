@@ -34,9 +34,13 @@ clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info cellsched/src/*.egg-info
 
 # A/B benchmark of cellsched, threading vs eventlet, on both stacks
-# (needs the local RabbitMQ and MariaDB for the real stack), e.g.
-#   make ab AB_ARGS="--stack embedded --rounds 5 --max-regression 1.0"
+# (needs the local RabbitMQ and MariaDB for the real stack); fails when
+# threading is worse than eventlet on RSS, throughput or p99. The
+# scatter-gather pool is sized for 3 cells x ~5 requests per worker
+# (docs/performance.md). Other runs, e.g.:
+#   make ab AB_ARGS="--stack embedded --rounds 3"
 .PHONY: ab
-AB_ARGS ?= --stack both --rounds 5 --requests 300 --concurrency 10
+AB_ARGS ?= --stack both --rounds 5 --requests 300 --concurrency 10 \
+	--threading-env OFFRAMP_THREADING_POOL_SCATTER_GATHER=15 --max-regression 1.0
 ab: $(STAMP)
 	$(PY) bench/ab.py $(AB_ARGS)
