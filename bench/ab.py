@@ -148,7 +148,7 @@ def run_embedded(mode: str, opts, scratch: Path) -> dict:
            "-c", str(opts.concurrency)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True,
-                            env=child_env(mode, opts.mode_env[mode]))
+                            env=child_env(mode, opts.stack_env["embedded"][mode]))
     try:
         hello = _read_json_line(proc, "warm")
         if hello["mode"] != mode:
@@ -262,7 +262,7 @@ class RealStack:
         serve = subprocess.Popen(
             [CELLSCHED, "serve", "--workers", str(self.opts.workers),
              "--stats-interval", "0", *self.rpc_args(), *self.common],
-            env=child_env(mode, self.opts.mode_env[mode]),
+            env=child_env(mode, self.opts.stack_env["real"][mode]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         try:
@@ -389,9 +389,10 @@ def regressions(summary: dict, max_ratio: float) -> list[str]:
 
 def render_markdown(summary: dict, meta: dict) -> str:
     lines = []
-    tuned = {k: v for k, v in meta["env"]["threading"].items()
-             if meta["env"]["eventlet"].get(k) != v}
     for stack, s in summary.items():
+        env = meta["env"][stack]
+        tuned = {k: v for k, v in env["threading"].items()
+                 if env["eventlet"].get(k) != v}
         lines += [f"**{stack}** ({meta['stacks'][stack]}; median of "
                   f"{s['rounds']} rounds per mode"
                   + "".join(f"; threading runs with {k}={v}"
@@ -501,11 +502,21 @@ def write_outputs(out: Path, runs: list[dict], summary: dict, meta: dict,
 
 # --- command line ----------------------------------------------------------------
 
-def _env_pair(text: str) -> tuple[str, str]:
+def _env_pair(text: str) -> tuple[tuple[str, ...], str, str]:
+    """[STACK:]KEY=VALUE -> (stacks, key, value): a pool size that suits
+    MariaDB cells (network waits) can hurt SQLite ones (GIL-bound reads).
+    """
     key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
+    stack, colon, name = key.rpartition(":")
+    if not sep or not name or (colon and stack not in STACKS):
+        raise argparse.ArgumentTypeError(
+            f"expected [STACK:]KEY=VALUE with STACK one of {', '.join(STACKS)}, "
+            f"got {text!r}")
+    return ((stack,) if colon else STACKS), name, value
+
+
+def _stack_env(pairs, stack: str) -> dict:
+    return {key: value for stacks, key, value in pairs if stack in stacks}
 
 
 def parse_args(argv=None):
@@ -529,10 +540,12 @@ def parse_args(argv=None):
     p.add_argument("--client-mode", choices=MODES, default="threading",
                    help="mode of the real stack's load process, same for A and B")
     p.add_argument("--env", type=_env_pair, action="append", default=[],
-                   metavar="KEY=VALUE", help="extra environment, both modes")
+                   metavar="[STACK:]KEY=VALUE",
+                   help="extra environment, both modes (one stack with STACK:)")
     p.add_argument("--threading-env", type=_env_pair, action="append",
-                   default=[], metavar="KEY=VALUE",
-                   help="extra environment for threading-mode runs only")
+                   default=[], metavar="[STACK:]KEY=VALUE",
+                   help="extra environment for threading-mode runs only "
+                        "(one stack with STACK:)")
     p.add_argument("--out", type=Path, default=Path("out/ab"))
     p.add_argument("--max-regression", type=float, metavar="R",
                    help="exit 1 if threading is worse than eventlet by more "
@@ -544,8 +557,11 @@ def parse_args(argv=None):
             p.error(f"--{name} must be >= 1")
     if opts.max_regression is not None and opts.max_regression < 1.0:
         p.error("--max-regression must be >= 1.0 (1.0: no regression allowed)")
-    opts.mode_env = {"eventlet": dict(opts.env),
-                     "threading": {**dict(opts.env), **dict(opts.threading_env)}}
+    opts.stack_env = {
+        stack: {"eventlet": _stack_env(opts.env, stack),
+                "threading": {**_stack_env(opts.env, stack),
+                              **_stack_env(opts.threading_env, stack)}}
+        for stack in STACKS}
     return opts
 
 
@@ -559,7 +575,7 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0],
         "requests": opts.requests, "concurrency": opts.concurrency,
         "warmup": opts.warmup, "cells": opts.cells, "hosts": opts.hosts,
-        "env": opts.mode_env,
+        "env": opts.stack_env,
         "stacks": {
             "embedded": f"SQLite x{opts.cells}, fake:// transport, scheduler "
                         "and load client in 1 process",

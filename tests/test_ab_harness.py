@@ -115,3 +115,13 @@ def test_modes_alternate(ab):
     assert ab.mode_order(3) == [(0, "threading"), (0, "eventlet"),
                                 (1, "eventlet"), (1, "threading"),
                                 (2, "threading"), (2, "eventlet")]
+
+
+def test_env_can_target_one_stack(ab):
+    opts = ab.parse_args(["--threading-env", "real:OFFRAMP_THREADING_POOL_X=15",
+                          "--env", "A=1"])
+    assert opts.stack_env["real"]["threading"] == {"A": "1", "OFFRAMP_THREADING_POOL_X": "15"}
+    assert opts.stack_env["real"]["eventlet"] == {"A": "1"}
+    assert opts.stack_env["embedded"]["threading"] == {"A": "1"}
+    with pytest.raises(SystemExit):
+        ab.parse_args(["--threading-env", "cloud:X=1"])
