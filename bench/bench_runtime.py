@@ -1,5 +1,9 @@
 """Runtime benchmarks: idle shutdown, spawn overhead, scatter-gather.
 
+Spawn is measured against a raw futurist submit and, in threading mode,
+against the stdlib ``concurrent.futures.ThreadPoolExecutor`` that a
+service would otherwise use.
+
 Run once per mode (the mode is per process):
 
     OFFRAMP_CONCURRENCY=threading python bench/bench_runtime.py
@@ -11,6 +15,7 @@ or both at once with ``make bench``. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -77,12 +82,22 @@ def spawn_overhead(n: int = 20000) -> dict:
     offramp_rt, offramp_batch = measure(offramp.spawn)
     raw_rt, raw_batch = measure(raw.submit)
     raw.shutdown()
-    return {
+    figures = {
         "spawn_round_trip_us": offramp_rt, "raw_round_trip_us": raw_rt,
         "spawn_batch_us": offramp_batch, "raw_batch_us": raw_batch,
         "round_trip_overhead_us": offramp_rt - raw_rt,
         "batch_overhead_us": offramp_batch - raw_batch,
     }
+    if MODE == "threading":
+        # The stdlib pool is what a service leaving eventlet reaches for
+        # first; under eventlet it would be green and not comparable.
+        stdlib = concurrent.futures.ThreadPoolExecutor(max_workers=size)
+        stdlib_rt, stdlib_batch = measure(stdlib.submit)
+        stdlib.shutdown()
+        figures.update(stdlib_round_trip_us=stdlib_rt, stdlib_batch_us=stdlib_batch,
+                       round_trip_vs_stdlib_us=offramp_rt - stdlib_rt,
+                       batch_vs_stdlib_us=offramp_batch - stdlib_batch)
+    return figures
 
 
 def scatter_gather(latency: float = 0.05) -> list[dict]:
@@ -131,6 +146,10 @@ def main() -> None:
           f"{s['raw_round_trip_us']:.1f} us (overhead {s['round_trip_overhead_us']:+.1f} us)")
     print(f"batch:      spawn {s['spawn_batch_us']:.1f} us, raw futurist submit "
           f"{s['raw_batch_us']:.1f} us (overhead {s['batch_overhead_us']:+.1f} us)")
+    if "stdlib_round_trip_us" in s:
+        print(f"stdlib ThreadPoolExecutor: round trip {s['stdlib_round_trip_us']:.1f} us "
+              f"(spawn {s['round_trip_vs_stdlib_us']:+.1f} us), batch "
+              f"{s['stdlib_batch_us']:.1f} us (spawn {s['batch_vs_stdlib_us']:+.1f} us)")
     print("scatter-gather, 50 ms per target:")
     print("  targets  pool  wall ms  ideal ms  wall/ideal  pool bound ms  wall/bound")
     for row in figures["scatter_gather"]:

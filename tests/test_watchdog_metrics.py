@@ -74,3 +74,19 @@ def test_prometheus_exposes_every_pool(unique_pool):
     finally:
         release.set()
         busy.result(timeout=5)
+
+
+def test_prometheus_client_loads_only_at_first_scrape(run_python):
+    proc = run_python(
+        """
+        import sys
+        import offramp
+        offramp.bootstrap()
+        offramp.spawn(print, end="").result()
+        print("prometheus_client" in sys.modules)
+        from prometheus_client import CollectorRegistry, generate_latest
+        registry = CollectorRegistry()
+        offramp.register_metrics(registry)
+        print(b"offramp_pool_max_workers" in generate_latest(registry))
+        """, env={"OFFRAMP_CONCURRENCY": "threading"}, check=0)
+    assert proc.stdout.split() == ["False", "True"]

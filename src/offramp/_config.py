@@ -30,6 +30,12 @@ DEFAULT_POOL_SIZES = {
 FALLBACK_POOL_SIZE = {"threading": 10, "eventlet": 1000}
 MAX_POOL_SIZE = {"threading": 1024, "eventlet": 100_000}
 
+# Below 1 MiB a deep recursion overflows the C stack and segfaults before
+# Python's recursion limit (1000 frames) can raise RecursionError.
+MIN_THREAD_STACK_KIB = 1024
+MAX_THREAD_STACK_KIB = 1024 * 1024
+MAX_MALLOC_ARENAS = 1024
+
 OPTS = [
     cfg.StrOpt(
         "concurrency",
@@ -71,6 +77,22 @@ OPTS = [
         default=5.0,
         help="Seconds between two watchdog checks for hung tasks.",
     ),
+    cfg.IntOpt(
+        "thread_stack_size",
+        default=0,
+        help="Threading mode: stack size in KiB of the threads started after "
+        "bootstrap; 0 keeps the platform default (the stack ulimit, usually "
+        f"8 MiB). At least {MIN_THREAD_STACK_KIB}: smaller stacks segfault on "
+        "deep recursion instead of raising RecursionError.",
+    ),
+    cfg.IntOpt(
+        "malloc_arena_max",
+        default=0,
+        help="Threading mode, glibc only: most malloc arenas the process may "
+        "create (mallopt M_ARENA_MAX, as MALLOC_ARENA_MAX does); 0 keeps "
+        "glibc's default of 8 per core. Fewer arenas, less RSS from "
+        "per-thread heaps.",
+    ),
     cfg.StrOpt(
         "deadlock_action",
         default="log",
@@ -104,6 +126,8 @@ class Settings:
     hung_task_thresholds: tuple[float, ...] = (60.0, 300.0, 900.0)
     watchdog_period: float = 5.0
     deadlock_action: str = "log"
+    thread_stack_size: int = 0  # KiB; 0: platform default
+    malloc_arena_max: int = 0  # 0: glibc default
 
     def pool_size(self, mode: str, name: str) -> int:
         """Size of pool ``name``: env, then config, then code default."""
@@ -154,6 +178,12 @@ def load(config_file: str | None = None) -> Settings:
         if source
         else Settings.hung_task_thresholds
     )
+    source, raw = pick("thread_stack_size", 0)
+    stack_kib = _whole(source, raw, MIN_THREAD_STACK_KIB, MAX_THREAD_STACK_KIB,
+                       "0 (platform default) or KiB") if source else 0
+    source, raw = pick("malloc_arena_max", 0)
+    arenas = _whole(source, raw, 1, MAX_MALLOC_ARENAS,
+                    "0 (glibc default) or a number of arenas") if source else 0
     source, action = pick("deadlock_action", "log")
     return Settings(
         config_file=config_file,
@@ -166,6 +196,8 @@ def load(config_file: str | None = None) -> Settings:
         deadlock_action=choice(source, action, ("log", "raise"))
         if source
         else "log",
+        thread_stack_size=stack_kib,
+        malloc_arena_max=arenas,
     )
 
 
@@ -217,6 +249,18 @@ def _pool_size(mode: str, source: str, raw) -> int:
     if not 1 <= size <= limit:
         raise invalid(source, raw, accepted)
     return size
+
+
+def _whole(source: str, raw, low: int, high: int, what: str) -> int:
+    """0 (keep the default), or a whole number from ``low`` to ``high``."""
+    accepted = f"{what} from {low} to {high}"
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise invalid(source, raw, accepted) from None
+    if value != 0 and not low <= value <= high:
+        raise invalid(source, raw, accepted)
+    return value
 
 
 def _number(source: str, raw, minimum: float) -> float:

@@ -3,11 +3,13 @@
 A collector rather than updated gauges: the figures come from the same
 snapshot as the log lines, so the two can never disagree, and nothing is
 added to the task hot path.
+
+prometheus_client is imported at the first scrape, not with offramp: a
+service that never exposes metrics should not pay for it in every worker
+(docs/performance.md has the measured RSS).
 """
 
 from __future__ import annotations
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from offramp import _runtime, _stats
 
@@ -33,6 +35,8 @@ class PoolCollector:
     def collect(self):
         if _runtime.peek() is None:
             return
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         snapshot = _stats.executor_snapshot()
         labels = ["process", "pool"]
         families = [

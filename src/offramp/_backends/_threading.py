@@ -9,6 +9,8 @@ import keeps futurist, oslo.service and oslo.messaging working.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.abc
 import functools
 import logging
@@ -39,7 +41,39 @@ def prepare(settings) -> None:
         )
     if not any(isinstance(f, EventletBlocker) for f in sys.meta_path):
         sys.meta_path.insert(0, EventletBlocker())
+    apply_thread_costs(settings)
     _oslo.select(MODE)
+
+
+def apply_thread_costs(settings) -> None:
+    """Cap what each native thread costs, before the pools start any.
+
+    Both knobs only reach threads (and arenas) created afterwards, which is
+    why they are applied at bootstrap. docs/performance.md has their
+    measured effect.
+    """
+    if settings.thread_stack_size:
+        threading.stack_size(settings.thread_stack_size * 1024)
+    if settings.malloc_arena_max:
+        _set_malloc_arena_max(settings.malloc_arena_max)
+
+
+_M_ARENA_MAX = -8  # from glibc's malloc.h
+
+
+def _set_malloc_arena_max(arenas: int) -> None:
+    """mallopt(M_ARENA_MAX): what MALLOC_ARENA_MAX does, set from inside.
+
+    glibc gives each thread that allocates under contention its own arena
+    (up to 8 per core), and each arena keeps freed memory of its own.
+    """
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+        LOG.warning("malloc_arena_max=%d ignored: the C library is not glibc", arenas)
+        return
+    if libc.mallopt(_M_ARENA_MAX, arenas) != 1:
+        LOG.warning("malloc_arena_max=%d ignored: mallopt(M_ARENA_MAX) failed", arenas)
 
 
 class EventletBlocker(importlib.abc.MetaPathFinder):
