@@ -32,3 +32,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info cellsched/src/*.egg-info
+
+# Reliability (docs/reliability.md). `make test` already runs these tests
+# with the CI load size; `make reliability` runs only them, once per mode;
+# `make soak` runs the full 10,000-request load from 32 clients per mode.
+.PHONY: reliability soak
+RELIABILITY := cellsched/tests/test_faults.py cellsched/tests/test_load.py cellsched/tests/test_bad_input.py
+
+reliability: $(STAMP)
+	$(PY) -m pytest -q -s --offramp-mode=threading $(RELIABILITY) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -s --offramp-mode=eventlet $(RELIABILITY) $(PYTEST_ARGS)
+
+soak: $(STAMP)
+	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=threading cellsched/tests/test_load.py $(PYTEST_ARGS)
+	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=eventlet cellsched/tests/test_load.py $(PYTEST_ARGS)
