@@ -39,12 +39,15 @@ def closed_port() -> int:
 
 
 def healthy_cells(server_dbs, tmp_path, hosts=10, vcpus=64) -> dict:
-    """One MariaDB and one PostgreSQL cell, schema made and seeded."""
+    """One MariaDB and one PostgreSQL cell, schema made and seeded with
+    room for ``vcpus`` instances of FLAVOR per host (CPU, RAM and disk)."""
     entries = {"mdb": server_dbs("mariadb").create(1)["cell1"],
                "pg": server_dbs("postgresql").create(1)["cell1"]}
     path = write_cells(tmp_path, entries)
     run_cli("init", "--cells-file", path)
-    run_cli("seed", "--cells-file", path, "--hosts", hosts, "--vcpus", vcpus)
+    run_cli("seed", "--cells-file", path, "--hosts", hosts, "--vcpus", vcpus,
+            "--memory-mb", vcpus * FLAVOR["memory_mb"],
+            "--disk-gb", vcpus * FLAVOR["disk_gb"])
     return entries
 
 
