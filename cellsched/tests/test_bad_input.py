@@ -77,21 +77,23 @@ def test_bad_offramp_env_through_the_cli(tmp_path, sqlite_cells, var, value,
 
 
 @pytest.mark.parametrize("line,needles", [
-    ("workers = 0", ("option workers", "greater than or equal to 1")),
-    ("workers = many", ("option workers", "'many'")),
+    ("workers = 0", ("workers = '0'", "greater than or equal to 1")),
+    ("workers = many", ("workers = 'many'", "invalid literal")),
     ("scatter_gather_timeout = -1",
-     ("option scatter_gather_timeout", "greater than or equal to")),
+     ("scatter_gather_timeout = '-1'", "greater than or equal to")),
     ("weighers = ram,gpu", ("unknown weigher 'gpu'", "accepted: cpu")),
-    ("stats_interval = often", ("option stats_interval", "'often'")),
+    ("stats_interval = often", ("stats_interval = 'often'", "float")),
 ])
 def test_bad_cellsched_config_values(tmp_path, sqlite_cells, line, needles):
-    """oslo.config names the option, the file and the accepted range; it
-    repeats the value only when it is not a number at all (observed)."""
+    """The error names the option, the value, the file and what is
+    accepted; oslo.config alone left the value out for a number out of
+    range ('Should be greater than or equal to 1')."""
     conf = tmp_path / "svc.conf"
     conf.write_text(f"[cellsched]\n{line}\n")
     err = _serve_refused(tmp_path, "--cells-file", sqlite_cells,
                          "--config-file", str(conf))
     assert all(n in err for n in needles), err
+    assert str(conf) in err or line.startswith("weighers")
 
 
 @pytest.mark.parametrize("content,needle", [
