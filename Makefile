@@ -45,3 +45,17 @@ AB_ARGS ?= --stack both --rounds 5 --requests 300 --concurrency 10 \
 	--threading-env real:OFFRAMP_THREADING_POOL_SCATTER_GATHER=15 --max-regression 1.0
 ab: $(STAMP)
 	$(PY) bench/ab.py $(AB_ARGS)
+
+# Reliability (docs/reliability.md). `make test` already runs these tests
+# with the CI load size; `make reliability` runs only them, once per mode;
+# `make soak` runs the full 10,000-request load from 32 clients per mode.
+.PHONY: reliability soak
+RELIABILITY := cellsched/tests/test_faults.py cellsched/tests/test_load.py cellsched/tests/test_bad_input.py
+
+reliability: $(STAMP)
+	$(PY) -m pytest -q -s --offramp-mode=threading $(RELIABILITY) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -s --offramp-mode=eventlet $(RELIABILITY) $(PYTEST_ARGS)
+
+soak: $(STAMP)
+	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=threading cellsched/tests/test_load.py $(PYTEST_ARGS)
+	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=eventlet cellsched/tests/test_load.py $(PYTEST_ARGS)

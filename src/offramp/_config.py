@@ -162,6 +162,13 @@ def load(config_file: str | None = None) -> Settings:
 
     sizes = {}
     for mode in ("threading", "eventlet"):
+        # A pool is created on first use, perhaps at the first request of
+        # a worker: check its OFFRAMP_<MODE>_POOL_<NAME> now, so a typo
+        # stops the start instead of failing every request later.
+        prefix = f"OFFRAMP_{mode.upper()}_POOL_"
+        for env_name, raw in sorted(os.environ.items()):
+            if env_name.startswith(prefix) and raw.strip():
+                _pool_size(mode, env_name, raw)
         key = f"{mode}_pool_sizes"
         sizes[mode] = {
             name: _pool_size(mode, f"{key} {where} (pool {name!r})", raw)

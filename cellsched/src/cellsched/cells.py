@@ -162,6 +162,11 @@ def load_cells_file(path: str, defaults: dict | None = None) -> list[Cell]:
         raise CellConfigError(
             f"cells file {path!r} does not exist (run 'cellsched init' or "
             f"pass --cells-file)") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise CellConfigError(
+            f"cells file {path!r} cannot be read ({exc.strerror or exc}); "
+            f"expected a JSON file like "
+            f'{{"cells": {{"NAME": "URL", ...}}}}') from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CellConfigError(
             f"cells file {path!r} is not valid JSON ({exc}); expected "

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 
 import offramp
@@ -321,6 +322,28 @@ def _first_config_file(argv: list[str]) -> str | None:
     return None
 
 
+_OSLO_BAD_VALUE = re.compile(
+    r"Value for option (?P<opt>\w+) from LocationInfo\(.*detail='"
+    r"(?P<file>[^']*)'\) is not valid: (?P<why>.*)", re.S)
+
+
+def _with_value(exc: Exception) -> str:
+    """oslo.config says which option and file are wrong, but for a value out
+    of range not the value itself: add it, read from that file."""
+    m = _OSLO_BAD_VALUE.match(str(exc))
+    if not m:
+        return str(exc)
+    import configparser
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read(m["file"], encoding="utf-8")
+        raw = parser.get("cellsched", m["opt"])
+    except (configparser.Error, UnicodeDecodeError):
+        return str(exc)
+    return (f"[cellsched] {m['opt']} = {raw!r} in {m['file']} is not "
+            f"valid: {m['why']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         offramp.bootstrap(config_file=_first_config_file(
@@ -337,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CellConfigError, ValueError) as exc:
-        print(f"cellsched {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cellsched {args.command}: error: {_with_value(exc)}",
+              file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
         # Driver messages carry host/port, never the password.

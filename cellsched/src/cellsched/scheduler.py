@@ -152,7 +152,8 @@ class Scheduler:
                 if not placed:
                     raise NoValidHost(self._reason(
                         spec, len(hosts), skipped, rejected, lost_races,
-                        errors, len(selections)))
+                        errors, len(selections),
+                        zones={h.availability_zone for h in hosts}))
         except Exception as exc:
             self._release(selections)
             if isinstance(exc, NoValidHost):
@@ -190,7 +191,7 @@ class Scheduler:
                               sel["instance_uuid"], sel["cell"], sel["host"])
 
     def _reason(self, spec, nhosts, skipped, rejected, lost_races, errors,
-                placed) -> str:
+                placed, zones=None) -> str:
         parts = [f"No valid host for {spec.num_instances} x "
                  f"(vcpus={spec.flavor.vcpus}, "
                  f"memory_mb={spec.flavor.memory_mb}, "
@@ -203,6 +204,13 @@ class Scheduler:
         if rejected:
             parts.append("rejected: " + ", ".join(
                 f"{n} {r}" for r, n in rejected.most_common()))
+        if zones is not None and spec.availability_zone \
+                and spec.availability_zone not in zones:
+            # An unknown zone is a typo more often than a full zone: say
+            # which zones exist.
+            parts.append(f"no host is in zone {spec.availability_zone!r}; "
+                         f"zones with hosts: "
+                         f"{', '.join(sorted(zones)) or 'none'}")
         if lost_races:
             parts.append(f"{lost_races} claims lost to concurrent requests")
         if errors:

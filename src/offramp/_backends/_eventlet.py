@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import warnings
 
@@ -55,6 +56,13 @@ def prepare(settings) -> None:
     if not _PATCHED:
         eventlet.monkey_patch()
         _PATCHED = True
+    # psycopg 3 waits for the server in C, which monkey patching cannot
+    # reach: one slow PostgreSQL query would block the whole hub, and no
+    # green timeout could fire. Its select()-based wait is green once
+    # patched (psycopg only detects gevent's patching by itself).
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    if "psycopg.waiting" in sys.modules:
+        sys.modules["psycopg.waiting"].wait = sys.modules["psycopg.waiting"].wait_select
     for name in early:
         LOG.warning(
             "Module %s was imported before eventlet.monkey_patch(): %s. Call "
