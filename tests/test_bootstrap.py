@@ -229,3 +229,39 @@ def test_oslo_config_generator_lists_offramp_options(tmp_path):
     for option in ("concurrency", "threading_pool_sizes", "eventlet_pool_sizes",
                    "stats_period", "hung_task_thresholds", "deadlock_action"):
         assert f"#{option} =" in text
+
+
+def test_application_pool_defaults_rank_below_env_and_config(tmp_path, monkeypatch):
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[offramp]\nthreading_pool_sizes = cells:7\n")
+    settings = _config.load(str(conf), {"threading": {"cells": 3, "api": 4},
+                                        "eventlet": {"api": 50}})
+    assert settings.pool_size("threading", "api") == 4
+    assert settings.pool_size("eventlet", "api") == 50
+    assert settings.pool_size("threading", "cells") == 7  # config wins
+    assert settings.pool_size("threading", "default") == 10  # offramp's own
+    monkeypatch.setenv("OFFRAMP_THREADING_POOL_API", "6")
+    assert settings.pool_size("threading", "api") == 6  # env wins
+
+
+@pytest.mark.parametrize("defaults, needle", [
+    ({"green": {"x": 1}}, "'green'"),
+    ({"threading": {"x": 0}}, "pool 'x', threading mode"),
+    ({"threading": {"x": True}}, "True"),
+    ({"threading": [1]}, "[1]"),
+])
+def test_bad_application_pool_defaults(defaults, needle):
+    with pytest.raises(offramp.ConfigurationError) as err:
+        _config.load(None, defaults)
+    assert "bootstrap(pool_defaults=...)" in str(err.value) and needle in str(err.value)
+
+
+def test_bootstrap_applies_application_pool_defaults(run_python, mode):
+    proc = run_python(
+        """
+        import offramp
+        offramp.bootstrap(pool_defaults={"threading": {"cells": 3}, "eventlet": {"cells": 30}})
+        print(offramp.get_executor("cells").state().max_workers)
+        """,
+        env={"OFFRAMP_CONCURRENCY": mode}, check=0)
+    assert proc.stdout.strip() == {"threading": "3", "eventlet": "30"}[mode]

@@ -121,6 +121,9 @@ class Settings:
     pool_sizes: Mapping[str, Mapping[str, int]] = dataclasses.field(
         default_factory=lambda: {"threading": {}, "eventlet": {}}
     )
+    app_pool_sizes: Mapping[str, Mapping[str, int]] = dataclasses.field(
+        default_factory=lambda: {"threading": {}, "eventlet": {}}
+    )
     stats_period: float = 0.0
     saturation_warning_interval: float = 60.0
     hung_task_thresholds: tuple[float, ...] = (60.0, 300.0, 900.0)
@@ -130,18 +133,25 @@ class Settings:
     malloc_arena_max: int = 0  # 0: glibc default
 
     def pool_size(self, mode: str, name: str) -> int:
-        """Size of pool ``name``: env, then config, then code default."""
+        """Size of pool ``name``: env, then config, then the application's
+        ``pool_defaults``, then offramp's defaults."""
         env_name = f"OFFRAMP_{mode.upper()}_POOL_{_env_key(name)}"
         raw = os.environ.get(env_name)
         if raw is not None and raw.strip():
             return _pool_size(mode, env_name, raw)
-        if name in self.pool_sizes[mode]:
-            return self.pool_sizes[mode][name]
+        for sizes in (self.pool_sizes[mode], self.app_pool_sizes[mode]):
+            if name in sizes:
+                return sizes[name]
         return DEFAULT_POOL_SIZES[mode].get(name, FALLBACK_POOL_SIZE[mode])
 
 
-def load(config_file: str | None = None) -> Settings:
-    """Read and validate every setting, so a bad one fails at bootstrap."""
+def load(config_file: str | None = None, pool_defaults=None) -> Settings:
+    """Read and validate every setting, so a bad one fails at bootstrap.
+
+    ``pool_defaults`` is the application's own sizing, e.g.
+    ``{"threading": {"scatter_gather": 15}}``: it ranks below the operator's
+    env and config, above offramp's defaults.
+    """
     values = _read_config_file(config_file) if config_file else {}
     where = f"[{GROUP}] in {config_file}"
 
@@ -175,6 +185,8 @@ def load(config_file: str | None = None) -> Settings:
             for name, raw in (values.get(key) or {}).items()
         }
 
+    app_sizes = _app_pool_sizes(pool_defaults or {})
+
     def number(key: str, default: float, minimum: float = 0.0) -> float:
         source, raw = pick(key, default)
         return _number(source, raw, minimum) if source else default
@@ -196,6 +208,7 @@ def load(config_file: str | None = None) -> Settings:
         config_file=config_file,
         concurrency=concurrency,
         pool_sizes=sizes,
+        app_pool_sizes=app_sizes,
         stats_period=number("stats_period", 0.0),
         saturation_warning_interval=number("saturation_warning_interval", 60.0),
         hung_task_thresholds=thresholds,
@@ -206,6 +219,23 @@ def load(config_file: str | None = None) -> Settings:
         thread_stack_size=stack_kib,
         malloc_arena_max=arenas,
     )
+
+
+def _app_pool_sizes(pool_defaults) -> dict:
+    source = "bootstrap(pool_defaults=...)"
+    if not isinstance(pool_defaults, Mapping) or not set(pool_defaults) <= {"threading", "eventlet"}:
+        raise invalid(source, pool_defaults,
+                      "a mapping with keys 'threading' and/or 'eventlet', each "
+                      "mapping pool names to sizes")
+    sizes = {"threading": {}, "eventlet": {}}
+    for mode, pools in pool_defaults.items():
+        if not isinstance(pools, Mapping):
+            raise invalid(f"{source}[{mode!r}]", pools, "a mapping of pool name to size")
+        for name, raw in pools.items():
+            if isinstance(raw, bool):
+                raise invalid(f"{source} (pool {name!r}, {mode} mode)", raw, "a whole number")
+            sizes[mode][name] = _pool_size(mode, f"{source} (pool {name!r}, {mode} mode)", raw)
+    return sizes
 
 
 def _read_config_file(path: str) -> dict:

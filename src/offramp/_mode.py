@@ -40,6 +40,7 @@ def bootstrap(
     config_file: str | None = None,
     *,
     name: str | None = None,
+    pool_defaults=None,
 ) -> Mode:
     """Decide this process's concurrency mode and make the process fit it.
 
@@ -55,7 +56,7 @@ def bootstrap(
     A second call that reaches the same mode does nothing; one that would
     change it raises :class:`ModeError`.
     """
-    settings = _config.load(config_file)
+    settings = _config.load(config_file, pool_defaults)
     mode, source = _resolve(default, env_var, settings)
     with _bootstrap_lock:
         current = _runtime.peek()
