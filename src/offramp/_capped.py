@@ -17,15 +17,21 @@ from offramp._executors import get_executor
 
 
 class CappedExecutor:
-    """Submit tasks by kind to a named pool, at most ``limits[kind]`` at once."""
+    """Submit tasks by kind to a named pool, at most ``limits[kind]`` at once.
 
-    def __init__(self, pool_name: str, limits: Mapping[str, int]) -> None:
-        if not isinstance(limits, Mapping) or not limits:
+    With ``default_limit``, kinds not named in ``limits`` are accepted too,
+    each capped at that number; without it they are refused.
+    """
+
+    def __init__(
+        self, pool_name: str, limits: Mapping[str, int], *, default_limit: int | None = None
+    ) -> None:
+        if not isinstance(limits, Mapping) or not (limits or default_limit):
             raise ValueError(
                 f"invalid limits {limits!r}; accepted: a non-empty mapping of "
                 "kind name to a whole number >= 1"
             )
-        for kind, limit in limits.items():
+        for kind, limit in [*limits.items(), ("(default)", default_limit or 1)]:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ValueError(
                     f"invalid limit {limit!r} for kind {kind!r}; accepted: a "
@@ -34,19 +40,21 @@ class CappedExecutor:
         get_executor(pool_name)  # fail now on a bad name or size
         self.pool_name = pool_name
         self.limits = dict(limits)
+        self.default_limit = default_limit
         self._lock = threading.Lock()
-        self._running = dict.fromkeys(self.limits, 0)
-        self._waiting = {kind: collections.deque() for kind in self.limits}
+        self._running = collections.defaultdict(int)
+        self._waiting = collections.defaultdict(collections.deque)
 
-    def submit(self, kind: str, fn, /, *args, **kwargs) -> futures.Future:
-        if kind not in self.limits:
+    def submit(self, kind, fn, /, *args, **kwargs) -> futures.Future:
+        limit = self.limits.get(kind, self.default_limit)
+        if limit is None:
             raise ValueError(
                 f"unknown kind {kind!r}; accepted: {', '.join(map(repr, self.limits))}"
             )
         future = futures.Future()
         call = Carrier().bind(fn, *args, **kwargs)
         with self._lock:
-            start = self._running[kind] < self.limits[kind]
+            start = self._running[kind] < limit
             if start:
                 self._running[kind] += 1
             else:
@@ -57,30 +65,34 @@ class CappedExecutor:
 
     def stats(self) -> dict:
         with self._lock:
+            kinds = [*self.limits, *(k for k in self._running if k not in self.limits)]
             return {
-                kind: {"limit": limit, "running": self._running[kind],
-                       "waiting": len(self._waiting[kind])}
-                for kind, limit in self.limits.items()
+                kind: {"limit": self.limits.get(kind, self.default_limit),
+                       "running": self._running.get(kind, 0),
+                       "waiting": len(self._waiting.get(kind, ()))}
+                for kind in kinds
             }
 
     def _start(self, kind, future, call) -> None:
-        if not future.set_running_or_notify_cancel():
+        if future.cancelled():
             self._next(kind)
             return
         try:
-            inner = get_executor(self.pool_name).submit(call)
+            inner = get_executor(self.pool_name).submit(_StartOrSkip(future, call))
         except BaseException as exc:
-            future.set_exception(exc)
+            if future.set_running_or_notify_cancel():
+                future.set_exception(exc)
             self._next(kind)
             return
         inner.add_done_callback(lambda done: self._relay(kind, future, done))
 
     def _relay(self, kind, future, inner) -> None:
-        error = inner.exception()
-        if error is None:
-            future.set_result(inner.result())
-        else:
-            future.set_exception(error)
+        if not future.cancelled():
+            error = inner.exception()
+            if error is None:
+                future.set_result(inner.result())
+            else:
+                future.set_exception(error)
         self._next(kind)
 
     def _next(self, kind) -> None:
@@ -91,6 +103,27 @@ class CappedExecutor:
                 waiting.popleft()
             if not waiting:
                 self._running[kind] -= 1
+                if not self._running[kind] and kind not in self.limits:
+                    # Kinds met through default_limit come and go; keep no
+                    # bookkeeping for idle ones.
+                    del self._running[kind]
+                    del self._waiting[kind]
                 return
             future, call = waiting.popleft()
         self._start(kind, future, call)
+
+
+class _StartOrSkip:
+    """Runs the call unless its Future was cancelled while it sat queued in
+    the pool, so a capped task can be cancelled until it really starts."""
+
+    __slots__ = ("future", "func")
+
+    def __init__(self, future: futures.Future, func) -> None:
+        self.future = future
+        self.func = func  # followed by describe() for the task's name
+
+    def __call__(self):
+        if self.future.set_running_or_notify_cancel():
+            return self.func()
+        return None

@@ -16,6 +16,7 @@ import time
 from concurrent import futures
 
 from offramp import _runtime
+from offramp._capped import CappedExecutor
 from offramp._executors import get_executor
 
 LOG = logging.getLogger("offramp")
@@ -54,6 +55,7 @@ def scatter_gather(
     timeout: float,
     pool: str = "scatter_gather",
     target_timeouts: dict | None = None,
+    target_limit: int | None = None,
     **kwargs,
 ) -> dict:
     """Run ``fn(target, *args, **kwargs)`` for every target at once.
@@ -61,19 +63,26 @@ def scatter_gather(
     Waits at most ``timeout`` seconds in all (``target_timeouts`` may give
     some targets less) and returns ``{target: result}``, where a result is
     the return value, the exception raised, or ``DID_NOT_RESPOND``.
-    Targets must be hashable and stable across calls: abandoned tasks are
-    counted per target.
+    Targets must be hashable and stable across calls: abandoned and
+    in-flight tasks are counted per target.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"invalid timeout {timeout!r}; accepted: a number of seconds > 0")
     runtime = _runtime.get("offramp.scatter_gather()")
     executor = get_executor(pool)
     abandoned = runtime.abandoned.setdefault(pool, {})
+    unique = list(dict.fromkeys(targets))
+    share = target_limit or max(1, -(-executor.max_workers // max(1, len(unique))))
+    with runtime.lock:
+        gate = runtime.fanout_gates.get((pool, share))
+        if gate is None:
+            gate = runtime.fanout_gates[(pool, share)] = CappedExecutor(
+                pool, {}, default_limit=share)
     started = time.monotonic()
     results: dict = {}
     deadlines: dict = {}
     owners: dict = {}
-    for target in dict.fromkeys(targets):
+    for target in unique:
         if abandoned.get(target):
             LOG.warning(
                 "Target %s still has %d abandoned task(s) running on pool %s; "
@@ -82,7 +91,7 @@ def scatter_gather(
             )
             results[target] = DID_NOT_RESPOND
             continue
-        future = executor.submit(fn, target, *args, **kwargs)
+        future = gate.submit(target, fn, target, *args, **kwargs)
         owners[future] = target
         limit = min(timeout, (target_timeouts or {}).get(target, timeout))
         deadlines[future] = started + limit
@@ -102,7 +111,7 @@ def scatter_gather(
     for future, target in owners.items():
         if target not in results:
             results[target] = _outcome(executor, target, future)
-    return {target: results[target] for target in dict.fromkeys(targets)}
+    return {target: results[target] for target in unique}
 
 
 def _outcome(executor, target, future):

@@ -35,6 +35,7 @@ class Runtime:
         self.pools: dict = {}
         self.ticker = None
         self.abandoned: dict = {}
+        self.fanout_gates: dict = {}
 
     def fresh(self) -> Runtime:
         """The same configuration, with none of the state."""
