@@ -24,10 +24,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 
-from cellsched import cells as cells_mod  # noqa: E402
-from cellsched import config, inventory, load, rpc, schema  # noqa: E402
-from cellsched.cells import CellEngines  # noqa: E402
-from cellsched.scheduler import Scheduler  # noqa: E402
+from cellsched import demo, load, rpc  # noqa: E402
 
 
 def _say(obj: dict) -> None:
@@ -44,32 +41,9 @@ def main() -> int:
     p.add_argument("-c", "--concurrency", type=int, default=10)
     args = p.parse_args()
 
-    # A fresh directory per run: every run starts from the same cells.
     data_dir = os.path.abspath(args.data_dir)
-    shutil.rmtree(data_dir, ignore_errors=True)
-    cells_mod.mark_scratch_dir(data_dir)
-    cells_path = os.path.join(data_dir, "cells.json")
-    cells_mod.write_cells_file(
-        cells_path, cells_mod.sqlite_cells(data_dir, args.cells))
-    conf = config.make_conf([])
-    conf.set_override("data_dir", data_dir, group=config.GROUP)
-    conf.set_override("cells_file", cells_path, group=config.GROUP)
-    conf.set_override("transport_url", "fake://", group=config.GROUP)
-    cells = config.load_cells(conf)
-    engines = CellEngines(cells)
-    for cell in cells:
-        schema.create_schema(engines[cell.name])
-        inventory.seed_cell(engines[cell.name], cell.name, args.hosts,
-                            16, 32768, 1024, ("az1", "az2"))
-
-    scheduler = Scheduler(cells, config.weighers(conf),
-                          conf.cellsched.scatter_gather_timeout,
-                          conf.cellsched.host_subset_size, engines)
-    transport = rpc.get_transport(conf)
-    server = rpc.get_server(conf, transport, scheduler)
-    server.start()
-    client = rpc.SchedulerClient(conf, transport=transport)
-    try:
+    with demo.embedded(data_dir, args.cells, args.hosts) as system:
+        client = system.client
         if args.warmup:
             load.run_load(client.select_destinations, rpc.classify,
                           requests=args.warmup, concurrency=args.concurrency)
@@ -81,12 +55,8 @@ def main() -> int:
                                concurrency=args.concurrency)
         _say({"phase": "done", "load": result.as_dict()})
         sys.stdin.readline()
-    finally:
-        server.stop()
-        server.wait()
-        transport.cleanup()
-        engines.dispose()
-        offramp.shutdown_executors()
+    system.engines.dispose()
+    offramp.shutdown_executors()
     shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 

@@ -9,6 +9,8 @@ statistics lines.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -26,39 +28,61 @@ LOG = logging.getLogger(__name__)
 DEFAULT_DEMO_DIR = ".cellsched-demo"
 
 
-def run(args) -> int:
-    started = time.perf_counter()
-    data_dir = os.path.abspath(args.data_dir or DEFAULT_DEMO_DIR)
-    # A demo always starts from empty cells so its numbers are comparable.
+@dataclasses.dataclass
+class Embedded:
+    """A scheduler serving fresh SQLite cells in this process."""
+
+    cells: list
+    engines: CellEngines
+    client: rpc.SchedulerClient
+
+
+@contextlib.contextmanager
+def embedded(data_dir: str, n_cells: int, hosts: int, config_files=None):
+    """Seed fresh SQLite cells under ``data_dir``, serve them over the
+    in-process ``fake://`` transport, and yield a client on it.
+
+    The server stops on exit; the engines stay open so that the caller can
+    still check the cells, and are the caller's to dispose of.
+    """
+    # Always from empty cells, so that runs are comparable.
     shutil.rmtree(data_dir, ignore_errors=True)
     cells_mod.mark_scratch_dir(data_dir)
     cells_path = os.path.join(data_dir, "cells.json")
     cells_mod.write_cells_file(
-        cells_path, cells_mod.sqlite_cells(data_dir, args.cells))
-    conf = config.make_conf(args.config_file)
+        cells_path, cells_mod.sqlite_cells(data_dir, n_cells))
+    conf = config.make_conf(config_files)
     conf.set_override("data_dir", data_dir, group=config.GROUP)
     conf.set_override("cells_file", cells_path, group=config.GROUP)
     conf.set_override("transport_url", "fake://", group=config.GROUP)
     cells = config.load_cells(conf)
-
-    mode = offramp.current_mode().value
-    print(f"cellsched demo: mode={mode}, executor="
-          f"{rpc.executor_for_mode()}, {args.cells} cells x {args.hosts} "
-          f"hosts (16 vCPU, 32 GiB, 1 TiB each) in {data_dir}")
     engines = CellEngines(cells)
     for cell in cells:
         schema.create_schema(engines[cell.name])
-        inventory.seed_cell(engines[cell.name], cell.name, args.hosts,
+        inventory.seed_cell(engines[cell.name], cell.name, hosts,
                             16, 32768, 1024, ("az1", "az2"))
-
     scheduler = Scheduler(cells, config.weighers(conf),
                           conf.cellsched.scatter_gather_timeout,
                           conf.cellsched.host_subset_size, engines)
     transport = rpc.get_transport(conf)
     server = rpc.get_server(conf, transport, scheduler)
     server.start()
-    client = rpc.SchedulerClient(conf, transport=transport)
     try:
+        yield Embedded(cells, engines, rpc.SchedulerClient(conf, transport=transport))
+    finally:
+        server.stop()
+        server.wait()
+        transport.cleanup()
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    data_dir = os.path.abspath(args.data_dir or DEFAULT_DEMO_DIR)
+    print(f"cellsched demo: mode={offramp.current_mode().value}, executor="
+          f"{rpc.executor_for_mode()}, {args.cells} cells x {args.hosts} "
+          f"hosts (16 vCPU, 32 GiB, 1 TiB each) in {data_dir}")
+    with embedded(data_dir, args.cells, args.hosts, args.config_file) as demo:
+        client, cells, engines = demo.client, demo.cells, demo.engines
         # Flavor sized so the load over-subscribes the cells: some requests
         # must come back NoValidHost, which exercises the claim races.
         flavor = {"vcpus": 2, "memory_mb": 2048, "disk_gb": 20}
@@ -69,10 +93,6 @@ def run(args) -> int:
                                concurrency=args.concurrency, flavor=flavor,
                                progress=sys.stderr.isatty())
         print(result.render())
-    finally:
-        server.stop()
-        server.wait()
-        transport.cleanup()
 
     problems = []
     for cell in cells:
