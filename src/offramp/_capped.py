@@ -51,16 +51,23 @@ class CappedExecutor:
             raise ValueError(
                 f"unknown kind {kind!r}; accepted: {', '.join(map(repr, self.limits))}"
             )
-        future = futures.Future()
-        call = Carrier().bind(fn, *args, **kwargs)
         with self._lock:
             start = self._running[kind] < limit
             if start:
                 self._running[kind] += 1
             else:
-                self._waiting[kind].append((future, call))
+                future = futures.Future()
+                self._waiting[kind].append((future, Carrier().bind(fn, *args, **kwargs)))
         if start:
-            self._start(kind, future, call)
+            # Under the cap the pool's own Future serves: it can be
+            # cancelled while queued there, and costs nothing extra.
+            try:
+                inner = get_executor(self.pool_name).submit(fn, *args, **kwargs)
+            except BaseException:
+                self._next(kind)
+                raise
+            inner.add_done_callback(lambda done: self._next(kind))
+            return inner
         return future
 
     def stats(self) -> dict:
