@@ -2,8 +2,6 @@
 
 import pytest
 
-import offramp
-
 
 @pytest.mark.offramp_mode("threading")
 def test_import_eventlet_is_refused_naming_the_importer():

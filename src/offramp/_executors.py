@@ -68,7 +68,7 @@ def shutdown_executors(wait: bool = True, timeout: float | None = None) -> bool:
     busy = pools
     while busy and time.monotonic() < deadline:
         time.sleep(0.005)
-        busy = [p for p in busy if p.running_tasks() or p.state().queued]
+        busy = [p for p in busy if p.running_tasks() or p.queued()]
     for pool in pools:
         if pool in busy:
             LOG.warning(

@@ -134,7 +134,7 @@ def _leaks(runtime, pools_before, threads_before) -> list[str]:
                 f"({time.monotonic() - record.started:.1f}s); pool created at "
                 f"{pool.created_at}"
             )
-        queued = pool.state().queued
+        queued = pool.queued()
         if queued:
             found.append(f"pool {pool.name} still has {queued} queued task(s)")
         if pool not in pools_before:
