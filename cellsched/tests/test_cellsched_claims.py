@@ -132,3 +132,44 @@ def test_connect_timeout_bounds_a_silent_server(scheme):
     finally:
         engine.dispose()
         listener.close()
+
+
+def test_sqlite_writers_in_one_process_queue_instead_of_timing_out(tmp_path):
+    """SQLite admits one writer; the others must wait on the in-process
+    writer lock, not in SQLite's busy handler. With a 10 ms busy timeout,
+    racing claims without the lock fail with "database is locked" under
+    native threads. (Under eventlet, SQLite calls never yield, so writers
+    do not overlap in the first place; the test holds there too.)"""
+    url = f"sqlite:///{tmp_path / 'cell.db'}"
+    engine = _engine(url, read_timeout=0.01)
+    try:
+        inventory.seed_cell(engine, "c1", 4, vcpus=1000, memory_mb=10**6,
+                            disk_gb=10**5)
+        with engine.connect() as conn:
+            nodes = conn.execute(sa.select(schema.compute_nodes.c.id)
+                                 ).scalars().all()
+        flavor = Flavor(vcpus=1, memory_mb=1, disk_gb=1)
+        errors, won = [], []
+        barrier = threading.Barrier(8)
+
+        def racer(i):
+            barrier.wait()
+            for n in range(40):
+                try:
+                    if claims.claim(engine, nodes[(i + n) % 4],
+                                    str(uuid.uuid4()), flavor):
+                        won.append(1)
+                except Exception as exc:  # noqa: BLE001 - counted below
+                    errors.append(f"{type(exc).__name__}: {exc}"[:120])
+
+        threads = [threading.Thread(target=racer, args=(i,))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(won) == 320
+        assert inventory.check_cell(engine, "c1") == []
+    finally:
+        engine.dispose()

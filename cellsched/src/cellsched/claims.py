@@ -14,6 +14,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from cellsched.cells import write_transaction
 from cellsched.inventory import utcnow
 from cellsched.request import Flavor
 from cellsched.schema import allocations, compute_nodes
@@ -45,7 +46,7 @@ def claim(engine: sa.Engine, node_id: int, consumer_uuid: str,
                 disk_gb_used=c.disk_gb_used + flavor.disk_gb,
                 updated_at=utcnow()))
     try:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             if conn.execute(update).rowcount != 1:
                 return False
             conn.execute(allocations.insert().values(
@@ -66,7 +67,7 @@ def release(engine: sa.Engine, consumer_uuid: str) -> bool:
     consumer had no allocation here.
     """
     a, c = allocations.c, compute_nodes.c
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         row = conn.execute(
             sa.select(a.node_id, a.vcpus, a.memory_mb, a.disk_gb)
             .where(a.consumer_uuid == consumer_uuid)
