@@ -297,6 +297,7 @@ def create_engine(cell: Cell, pool_size: int = 10,
     engine = sa.create_engine(url, **kwargs)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        _sqlite_writers[engine] = threading.Lock()
     return engine
 
 

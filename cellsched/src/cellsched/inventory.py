@@ -13,6 +13,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from cellsched.cells import write_transaction
 from cellsched.schema import allocations, compute_nodes
 
 SEED_BATCH = 1000
@@ -85,7 +86,7 @@ def seed_cell(engine: sa.Engine, cell: str, hosts: int, vcpus: int,
             f"availability zones must be non-empty names, got "
             f"{list(availability_zones)!r}")
     now = utcnow()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         start = conn.execute(
             sa.select(sa.func.count()).select_from(compute_nodes)).scalar()
         rows = [
@@ -105,38 +106,52 @@ def seed_cell(engine: sa.Engine, cell: str, hosts: int, vcpus: int,
     return start + hosts
 
 
+_c, _a = compute_nodes.c, allocations.c
+# Built once: a request reads every cell, so statement construction showed
+# up in profiles of the embedded stack.
+_HOST_STATES = sa.select(
+    _c.id, _c.uuid, _c.host, _c.availability_zone, _c.enabled, _c.vcpus,
+    _c.vcpus_used, _c.memory_mb, _c.memory_mb_used, _c.disk_gb,
+    _c.disk_gb_used)
+_ALLOCATIONS_OF = (
+    sa.select(_a.consumer_uuid, _a.vcpus, _a.memory_mb, _a.disk_gb, _c.host,
+              _c.uuid, _c.availability_zone)
+    .join(compute_nodes, _c.id == _a.node_id)
+    .where(_a.consumer_uuid.in_(sa.bindparam("consumers", expanding=True))))
+
+
 def host_states(engine: sa.Engine, cell: str) -> list[HostState]:
     """Read every compute node of a cell (one SELECT, no lock)."""
-    c = compute_nodes.c
-    query = sa.select(c.id, c.uuid, c.host, c.availability_zone, c.enabled,
-                      c.vcpus, c.vcpus_used, c.memory_mb, c.memory_mb_used,
-                      c.disk_gb, c.disk_gb_used)
-    with engine.connect() as conn:
-        return [HostState(cell, *row) for row in conn.execute(query)]
+    return read_cell(engine, cell)[0]
 
 
-def allocations_of(engine: sa.Engine, cell: str, consumers) -> dict:
-    """Existing allocations of ``consumers`` in a cell, as selections plus
-    the amounts: ``{uuid: {"selection": {...}, "resources": (v, m, d)}}``.
+def read_cell(engine: sa.Engine, cell: str, consumers=()
+              ) -> tuple[list[HostState], dict]:
+    """Every compute node of a cell, and the existing allocations of
+    ``consumers`` there as selections plus the amounts: ``{uuid:
+    {"selection": {...}, "resources": (vcpus, memory_mb, disk_gb)}}``.
+
+    One connection for both reads: a checkout costs a pool round trip, and
+    under native threads every database call is a point where the GIL
+    changes hands.
     """
     consumers = list(consumers)
-    if not consumers:
-        return {}
-    a, c = allocations.c, compute_nodes.c
-    query = (sa.select(a.consumer_uuid, a.vcpus, a.memory_mb, a.disk_gb,
-                       c.host, c.uuid, c.availability_zone)
-             .join(compute_nodes, c.id == a.node_id)
-             .where(a.consumer_uuid.in_(consumers)))
     with engine.connect() as conn:
-        return {row[0]: {"selection": {"instance_uuid": row[0], "cell": cell,
-                                       "host": row[4], "node_uuid": row[5],
-                                       "availability_zone": row[6]},
-                         "resources": (row[1], row[2], row[3])}
-                for row in conn.execute(query)}
+        hosts = [HostState(cell, *row) for row in conn.execute(_HOST_STATES)]
+        if not consumers:
+            return hosts, {}
+        rows = conn.execute(_ALLOCATIONS_OF, {"consumers": consumers})
+        existing = {
+            row[0]: {"selection": {"instance_uuid": row[0], "cell": cell,
+                                   "host": row[4], "node_uuid": row[5],
+                                   "availability_zone": row[6]},
+                     "resources": (row[1], row[2], row[3])}
+            for row in rows}
+    return hosts, existing
 
 
 def set_enabled(engine: sa.Engine, host: str, enabled: bool) -> bool:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         res = conn.execute(compute_nodes.update()
                            .where(compute_nodes.c.host == host)
                            .values(enabled=enabled, updated_at=utcnow()))

@@ -19,7 +19,7 @@ import offramp
 from cellsched import claims
 from cellsched.cells import Cell, CellEngines
 from cellsched.filters import filter_hosts
-from cellsched.inventory import allocations_of, host_states
+from cellsched.inventory import read_cell
 from cellsched.request import InvalidRequest, parse_request_spec
 from cellsched.weighers import Weigher, weigh_hosts
 
@@ -52,9 +52,7 @@ class Scheduler:
             self.counters.update(deltas)
 
     def _read_cell(self, cell_name: str, consumers=()):
-        engine = self.engines[cell_name]
-        return (host_states(engine, cell_name),
-                allocations_of(engine, cell_name, consumers))
+        return read_cell(self.engines[cell_name], cell_name, consumers)
 
     def gather(self, consumers=()) -> tuple[list, list[str], dict]:
         """All host states from the cells that answered, the cells that did
