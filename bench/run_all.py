@@ -12,7 +12,8 @@ def main() -> int:
     scripts = sorted(p for p in HERE.glob("bench_*.py"))
     status = 0
     for script in scripts:
-        modes = ("threading", "eventlet") if script.name == "bench_runtime.py" else (None,)
+        per_mode = script.name in ("bench_runtime.py", "bench_scheduler.py")
+        modes = ("threading", "eventlet") if per_mode else (None,)
         for mode in modes:
             env = dict(os.environ)
             if mode:

@@ -5,8 +5,11 @@ the pytest session's mode does not matter), then the regression check on
 synthetic results, where the verdict is known in advance.
 """
 
+import ast
 import importlib.util
 import json
+import os
+import re
 import struct
 import subprocess
 import sys
@@ -125,3 +128,21 @@ def test_env_can_target_one_stack(ab):
     assert opts.stack_env["embedded"]["threading"] == {"A": "1"}
     with pytest.raises(SystemExit):
         ab.parse_args(["--threading-env", "cloud:X=1"])
+
+
+def test_scheduler_benchmark_runs_in_this_sessions_mode():
+    import offramp
+    mode = offramp.current_mode().value
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "bench_scheduler.py"), "-n", "20",
+         "-c", "4", "--warmup", "0", "--hosts", "2"],
+        env={**os.environ, "OFFRAMP_CONCURRENCY": mode},
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    m = re.search(r"^(\w+) mode, 3 SQLite cells x 2 hosts, 20 requests, 4 "
+                  r"callers: (\d+) req/s, CPU ([\d.]+) ms/request.*outcomes "
+                  r"(\{.*\})$", out, re.M)
+    assert m, out
+    assert m.group(1) == mode
+    assert int(m.group(2)) > 0 and float(m.group(3)) > 0
+    outcomes = ast.literal_eval(m.group(4))
+    assert sum(outcomes.values()) == 20 and outcomes.get("selected", 0) > 0
