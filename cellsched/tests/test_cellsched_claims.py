@@ -173,3 +173,59 @@ def test_sqlite_writers_in_one_process_queue_instead_of_timing_out(tmp_path):
         assert inventory.check_cell(engine, "c1") == []
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_cell(request, tmp_path):
+    """One cell on a database server, and a way to kill a session there."""
+    from cellsched_testlib import CellDatabases, require_server
+    require_server(request.param)
+    dbs = CellDatabases(request.param, tmp_path)
+    if request.param == "postgresql":
+        session_id, kill = "SELECT pg_backend_pid()", \
+            "SELECT pg_terminate_backend({})"
+    else:
+        session_id, kill = "SELECT CONNECTION_ID()", "KILL {}"
+
+    def kill_session(engine):
+        with engine.connect() as conn:
+            sid = conn.execute(sa.text(session_id)).scalar()
+        admin = dbs._admin()
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(kill.format(int(sid))))
+        finally:
+            admin.dispose()
+
+    yield dbs.create(1)["cell1"], kill_session
+    dbs.drop_all()
+
+
+@pytest.mark.parametrize("idle_for", [0.2, 60.0])
+def test_pooled_connection_killed_by_the_server(server_cell, monkeypatch,
+                                                idle_for):
+    """Server connections are pinged only after sitting idle in the pool.
+
+    Idle longer than the threshold: the ping finds the dead connection and
+    the pool replaces it, so the read succeeds. Used within the threshold:
+    no ping, so the first read fails (the scheduler skips that cell for
+    one request) and SQLAlchemy's invalidation makes the next one work.
+    """
+    monkeypatch.setattr(cells, "PING_WHEN_IDLE_FOR", idle_for)
+    url, kill_session = server_cell
+    engine = _engine(url)
+    try:
+        inventory.seed_cell(engine, "c1", 2, vcpus=4, memory_mb=4096,
+                            disk_gb=40)
+        assert engine.pool.checkedin() == 1  # the one the next read gets
+        kill_session(engine)
+        time.sleep(0.5)
+        if idle_for < 0.5:
+            assert len(inventory.host_states(engine, "c1")) == 2
+        else:
+            with pytest.raises(sa.exc.DBAPIError) as failed:
+                inventory.host_states(engine, "c1")
+            assert failed.value.connection_invalidated
+            assert len(inventory.host_states(engine, "c1")) == 2
+    finally:
+        engine.dispose()
