@@ -92,9 +92,11 @@ def main() -> None:
 
         if args.warmup:
             run(args.warmup)
+        lost = scheduler.counters["lost_races"]
         cpu = time.process_time()
         result = run(args.requests)
         cpu_ms = (time.process_time() - cpu) * 1000 / args.requests
+        lost = scheduler.counters["lost_races"] - lost
         engines.dispose()
     offramp.shutdown_executors()
     kind = "MariaDB" if args.mysql else "SQLite"
@@ -103,7 +105,8 @@ def main() -> None:
           f"{args.concurrency} callers: {result.throughput:.0f} req/s, "
           f"CPU {cpu_ms:.2f} ms/request, p50 {result.percentile(50):.1f} "
           f"ms, p99 {result.percentile(99):.1f} ms, outcomes "
-          f"{dict(result.outcomes)}")
+          f"{dict(result.outcomes)}, claims lost to concurrent requests "
+          f"{lost}")
 
 
 if __name__ == "__main__":
