@@ -229,3 +229,41 @@ def test_pooled_connection_killed_by_the_server(server_cell, monkeypatch,
             assert len(inventory.host_states(engine, "c1")) == 2
     finally:
         engine.dispose()
+
+
+def test_cell_reads_send_no_rollback_on_a_server(tmp_path):
+    """Reads go through an autocommit engine, so returning the connection
+    costs no ROLLBACK round trip; the transactional engine still sends
+    one per read. Counted with MariaDB's per-session Com_rollback on the
+    engine's one pooled connection (PostgreSQL has no per-statement
+    counter; its reads are covered by the scheduler tests)."""
+    from cellsched_testlib import CellDatabases, require_server
+    require_server("mariadb")
+    dbs = CellDatabases("mariadb", tmp_path)
+    url = dbs.create(1)["cell1"]
+    engines = cells.CellEngines([cells.cell_from_entry("cell1", url)])
+
+    def rollbacks(engine) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SHOW SESSION STATUS LIKE 'Com_rollback'")).one()[1])
+
+    try:
+        schema.create_schema(engines["cell1"])
+        inventory.seed_cell(engines["cell1"], "cell1", 3, vcpus=4,
+                            memory_mb=4096, disk_gb=40)
+        counts = {}
+        for kind, engine in (("reader", engines.reader("cell1")),
+                             ("transactional", engines["cell1"])):
+            before = rollbacks(engine)
+            for _ in range(20):
+                hosts, _ = inventory.read_cell(engine, "cell1",
+                                               [str(uuid.uuid4())])
+                assert len(hosts) == 3
+            counts[kind] = rollbacks(engine) - before
+            assert engine.pool.checkedin() == 1  # one session throughout
+        assert counts["reader"] == 0, counts
+        assert counts["transactional"] >= 20, counts
+    finally:
+        engines.dispose()
+        dbs.drop_all()
