@@ -284,13 +284,8 @@ def _ping_when_idle(engine: sa.Engine, idle_for: float) -> None:
 
 
 def create_engine(cell: Cell, pool_size: int = 10,
-                  max_overflow: int = 20, reads_only: bool = False
-                  ) -> sa.Engine:
+                  max_overflow: int = 20) -> sa.Engine:
     """An engine for ``cell`` with every timeout pushed into the driver.
-
-    ``reads_only`` gives a server database an autocommit engine: a read
-    then needs no transaction, so closing its connection sends no
-    ROLLBACK, one round trip less per cell read.
 
     * MariaDB (PyMySQL): ``connect_timeout``, ``read_timeout`` and
       ``write_timeout`` on the socket, ``max_statement_time`` on the server.
@@ -336,9 +331,6 @@ def create_engine(cell: Cell, pool_size: int = 10,
         }
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
                       pool_timeout=cell.connect_timeout + cell.read_timeout)
-    if reads_only and backend != "sqlite":
-        kwargs.update(isolation_level="AUTOCOMMIT",
-                      skip_autocommit_rollback=True)
     engine = sa.create_engine(url, **kwargs)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -357,30 +349,17 @@ class CellEngines:
 
     def __init__(self, cells: list[Cell]):
         self.cells = {c.name: c for c in cells}
-        self._engines: dict[tuple[str, bool], sa.Engine] = {}
+        self._engines: dict[str, sa.Engine] = {}
         self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> sa.Engine:
-        """The cell's engine, for writes and transactions."""
-        return self._get(name, False)
-
-    def reader(self, name: str) -> sa.Engine:
-        """The cell's engine for reads that need no transaction: an
-        autocommit one on a database server, the same engine on SQLite."""
-        if self.cells[name].url.get_backend_name() == "sqlite":
-            return self._get(name, False)
-        return self._get(name, True)
-
-    def _get(self, name: str, reads_only: bool) -> sa.Engine:
-        key = (name, reads_only)
-        engine = self._engines.get(key)
+        engine = self._engines.get(name)
         if engine is None:
             with self._lock:
-                engine = self._engines.get(key)
+                engine = self._engines.get(name)
                 if engine is None:
-                    engine = create_engine(self.cells[name],
-                                           reads_only=reads_only)
-                    self._engines[key] = engine
+                    engine = create_engine(self.cells[name])
+                    self._engines[name] = engine
         return engine
 
     def dispose(self) -> None:

@@ -52,8 +52,7 @@ class Scheduler:
             self.counters.update(deltas)
 
     def _read_cell(self, cell_name: str, consumers=()):
-        return read_cell(self.engines.reader(cell_name), cell_name,
-                         consumers)
+        return read_cell(self.engines[cell_name], cell_name, consumers)
 
     def gather(self, consumers=()) -> tuple[list, list[str], dict]:
         """All host states from the cells that answered, the cells that did
