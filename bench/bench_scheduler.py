@@ -36,18 +36,16 @@ def _cell_urls(mysql: str | None, count: int):
         with tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp:
             yield cells_mod.sqlite_cells(tmp, count)
         return
-    import pymysql
-    user, _, host = mysql.rpartition("@")
+    import sqlalchemy as sa
     names = [f"bench_sched_cell{i}" for i in range(1, count + 1)]
+    admin = sa.create_engine(f"mysql+pymysql://{mysql}/",
+                             isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
 
     def sql(*statements):
-        conn = pymysql.connect(host=host, user=user or "root")
-        try:
-            with conn.cursor() as cur:
-                for stmt in statements:
-                    cur.execute(stmt)
-        finally:
-            conn.close()
+        with admin.connect() as conn:
+            for stmt in statements:
+                conn.execute(sa.text(stmt))
 
     sql(*(stmt for n in names
           for stmt in (f"DROP DATABASE IF EXISTS `{n}`",
@@ -66,7 +64,7 @@ def main() -> None:
     p.add_argument("-n", "--requests", type=int, default=600)
     p.add_argument("-c", "--concurrency", type=int, default=10)
     p.add_argument("--warmup", type=int, default=50)
-    p.add_argument("--mysql", metavar="USER@HOST",
+    p.add_argument("--mysql", metavar="USER[:PASS]@HOST[:PORT]",
                    help="MariaDB cells instead of SQLite files")
     args = p.parse_args()
 
