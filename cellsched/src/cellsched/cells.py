@@ -256,10 +256,10 @@ def write_transaction(engine: sa.Engine):
 def _ping_when_idle(engine: sa.Engine, idle_for: float) -> None:
     """Ping a pooled connection at checkout only if it sat idle.
 
-    ``pool_pre_ping`` pings on every checkout, and the pool's reset rolls
-    back after every commit: 5 of the 17 round trips of a request on
-    MariaDB. Under native threads each round trip is a thread that sleeps
-    and must be woken. Idle connections are the ones a server restart or
+    ``pool_pre_ping`` pings on every checkout: 4 of the 17 round trips of
+    a request on MariaDB (the pool's reset after commit was a fifth; see
+    create_engine). Under native threads each round trip is a thread that
+    sleeps and must be woken. Idle connections are the ones a server restart or
     ``wait_timeout`` kills, so they still get a ping; a connection used in
     the last few seconds is trusted. If the server went away in that
     window, the statement fails, SQLAlchemy invalidates the pool, and the
