@@ -5,6 +5,7 @@ work through :func:`spawn`, :func:`get_executor` and
 :func:`scatter_gather`, which behave the same in both modes.
 """
 
+from offramp._affinity import pin_worker
 from offramp._capped import CappedExecutor
 from offramp._config import list_opts, register_opts
 from offramp._delayed import DelayedExecutor
@@ -43,6 +44,7 @@ __all__ = [
     "is_failure",
     "list_opts",
     "log_executor_stats",
+    "pin_worker",
     "register_metrics",
     "register_opts",
     "scatter_gather",

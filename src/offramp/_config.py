@@ -20,6 +20,7 @@ from offramp._errors import ConfigurationError, invalid
 GROUP = "offramp"
 
 MODE_CHOICES = ("threading", "eventlet", "auto")
+PIN_POLICIES = ("auto", "always", "never")
 
 # Threads cost a stack and an OS thread each, green threads almost nothing;
 # nova sized its pools the same way.
@@ -94,6 +95,13 @@ OPTS = [
         "per-thread heaps.",
     ),
     cfg.StrOpt(
+        "pin_workers",
+        default="auto",
+        help="Whether offramp.pin_worker() pins a worker process to one "
+        "CPU: auto (in threading mode, where GIL hand-offs across cores cost "
+        "CPU), always, or never.",
+    ),
+    cfg.StrOpt(
         "deadlock_action",
         default="log",
         help="What to do when a pool task blocks on a child queued on the "
@@ -131,6 +139,7 @@ class Settings:
     deadlock_action: str = "log"
     thread_stack_size: int = 0  # KiB; 0: platform default
     malloc_arena_max: int = 0  # 0: glibc default
+    pin_workers: str = "auto"
 
     def pool_size(self, mode: str, name: str) -> int:
         """Size of pool ``name``: env, then config, then the application's
@@ -204,6 +213,7 @@ def load(config_file: str | None = None, pool_defaults=None) -> Settings:
     arenas = _whole(source, raw, 1, MAX_MALLOC_ARENAS,
                     "0 (glibc default) or a number of arenas") if source else 0
     source, action = pick("deadlock_action", "log")
+    pin_source, pin = pick("pin_workers", "auto")
     return Settings(
         config_file=config_file,
         concurrency=concurrency,
@@ -218,6 +228,9 @@ def load(config_file: str | None = None, pool_defaults=None) -> Settings:
         else "log",
         thread_stack_size=stack_kib,
         malloc_arena_max=arenas,
+        pin_workers=choice(pin_source, pin, PIN_POLICIES)
+        if pin_source
+        else "auto",
     )
 
 

@@ -9,6 +9,8 @@ module defines:
   guard against eventlet) and select the matching oslo.service backend;
 - ``make_pool(runtime, name, size)``: a futurist executor with offramp's
   tracking (see ``_pool``);
+- ``PIN_WORKERS_BY_DEFAULT``: whether ``pin_worker()`` pins under the
+  ``auto`` policy;
 - ``cooperative_yield()``;
 - ``current_task_handle()`` and ``stack_of(handle)``: how the watchdog
   finds the stack of a task that runs too long.

@@ -19,6 +19,9 @@ from offramp._pool import Future, PoolState, TrackedPool
 
 MODE = "eventlet"
 LOG = logging.getLogger("offramp")
+# One OS thread: nothing to hand off, and pinning only stops the kernel
+# from moving it off a busy core.
+PIN_WORKERS_BY_DEFAULT = False
 
 # Modules that keep unpatched sockets, locks or native threads when they
 # are imported before monkey_patch(), and why that hurts.

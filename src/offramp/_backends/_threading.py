@@ -26,6 +26,9 @@ from offramp._pool import Future, PoolState, TrackedPool
 
 MODE = "threading"
 LOG = logging.getLogger("offramp")
+# The GIL passes between threads at every blocking call; on one core those
+# hand-offs stay cheap (see _affinity).
+PIN_WORKERS_BY_DEFAULT = True
 
 
 def prepare(settings) -> None:

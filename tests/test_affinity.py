@@ -1,0 +1,158 @@
+"""offramp.pin_worker(): one CPU per worker process.
+
+The deal is checked as a pure function; the pinning itself in fresh
+interpreters that fork real workers, since it acts on the whole process.
+"""
+
+import json
+import os
+
+import pytest
+
+import offramp
+from offramp import _config
+from offramp._affinity import choose_cpu
+
+CPUS = sorted(os.sched_getaffinity(0))
+needs_two_cpus = pytest.mark.skipif(
+    len(CPUS) < 2, reason="pinning spreads workers over CPUs: this machine "
+    "lets the tests use only one")
+
+
+def test_workers_starting_together_spread_over_the_cpus():
+    # Nobody is pinned yet; each worker computes the same deal.
+    deal = {me: choose_cpu([0, 1], [], [30, 10, 20], me) for me in (10, 20, 30)}
+    assert deal == {10: 0, 20: 1, 30: 0}
+
+
+def test_a_restarted_worker_takes_the_cpu_its_predecessor_left():
+    # Workers on CPUs 0, 1 and 2 of 4; the one on 1 died and came back.
+    assert choose_cpu([0, 1, 2, 3], [0, 2, 3], [], 99) == 1
+
+
+def test_late_workers_fill_the_least_used_cpus():
+    assert choose_cpu([0, 1], [0, 0, 1], [5, 6], 6) == 0
+    assert choose_cpu([0, 1], [0, 0, 1], [5, 6], 5) == 1
+
+
+def test_cpus_outside_the_allowed_set_are_ignored():
+    # A sibling pinned where this process may not run takes nothing away.
+    assert choose_cpu([2, 3], [0, 1, 2], [], 7) == 3
+
+
+@pytest.mark.parametrize("value", ["sometimes", "1", ""])
+def test_bad_policy_names_its_source(monkeypatch, value):
+    monkeypatch.setenv("OFFRAMP_PIN_WORKERS", value)
+    if not value:  # empty: unset, like every other setting
+        assert _config.load().pin_workers == "auto"
+        return
+    with pytest.raises(offramp.ConfigurationError) as err:
+        _config.load()
+    assert f"OFFRAMP_PIN_WORKERS has invalid value {value!r}" in str(err.value)
+    assert "accepted: auto, always, never" in str(err.value)
+
+
+def test_policy_from_config_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("OFFRAMP_PIN_WORKERS", raising=False)
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[offramp]\npin_workers = Never\n")
+    assert _config.load(str(conf)).pin_workers == "never"
+    monkeypatch.setenv("OFFRAMP_PIN_WORKERS", "always")
+    assert _config.load(str(conf)).pin_workers == "always"
+
+
+# A parent that forks three workers; each starts a thread, pins itself and
+# reports the CPUs every one of its OS threads may use.
+FORK_WORKERS = """
+import json, os, threading
+import offramp
+offramp.bootstrap()
+read, write = os.pipe()
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        ready = threading.Event()
+        stop = threading.Event()
+        def helper():
+            ready.set()
+            stop.wait()
+        threading.Thread(target=helper).start()
+        ready.wait()
+        cpu = offramp.pin_worker()
+        tasks = {tid: sorted(os.sched_getaffinity(int(tid)))
+                 for tid in os.listdir("/proc/self/task")}
+        stop.set()
+        os.write(write, (json.dumps({"pid": os.getpid(), "cpu": cpu,
+                                     "tasks": tasks}) + "\\n").encode())
+        os._exit(0)
+    children.append(pid)
+os.close(write)
+for pid in children:
+    assert os.waitpid(pid, 0)[1] == 0
+with os.fdopen(read) as lines:
+    print(json.dumps([json.loads(line) for line in lines]))
+"""
+
+
+def _fork_workers(run_python, mode, policy):
+    env = {"OFFRAMP_CONCURRENCY": mode}
+    if policy is not None:
+        env["OFFRAMP_PIN_WORKERS"] = policy
+    proc = run_python(FORK_WORKERS, env=env, check=0)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@needs_two_cpus
+def test_always_pins_every_thread_of_every_worker(run_python, mode):
+    workers = _fork_workers(run_python, mode, "always")
+    assert len(workers) == 3
+    for worker in workers:
+        assert worker["cpu"] in CPUS
+        assert all(cpus == [worker["cpu"]] for cpus in worker["tasks"].values()), worker
+        if mode == "threading":  # the helper is an OS thread only here
+            assert len(worker["tasks"]) == 2, worker
+    # Three workers on two or more CPUs: no CPU holds more than two.
+    used = [w["cpu"] for w in workers]
+    assert max(used.count(c) for c in set(used)) <= -(-3 // len(CPUS))
+    assert len(set(used)) == min(3, len(CPUS))
+
+
+@needs_two_cpus
+def test_auto_pins_in_threading_mode_only(run_python, mode):
+    workers = _fork_workers(run_python, mode, None)
+    if mode == "threading":
+        assert all(w["cpu"] in CPUS for w in workers)
+        assert len({w["cpu"] for w in workers}) == min(3, len(CPUS))
+    else:
+        # Eventlet mode: one OS thread per worker, nothing to keep on a core.
+        assert all(w["cpu"] is None for w in workers)
+        assert all(cpus == CPUS for w in workers for cpus in w["tasks"].values())
+
+
+def test_never_leaves_the_workers_alone(run_python, mode):
+    workers = _fork_workers(run_python, mode, "never")
+    assert all(w["cpu"] is None for w in workers)
+    assert all(cpus == CPUS for w in workers for cpus in w["tasks"].values())
+
+
+def test_one_allowed_cpu_is_left_as_it_is(run_python, mode):
+    proc = run_python(f"""
+        import os
+        os.sched_setaffinity(0, {{{CPUS[-1]}}})
+        import offramp
+        offramp.bootstrap()
+        print(offramp.pin_worker(), sorted(os.sched_getaffinity(0)))
+        """, env={"OFFRAMP_CONCURRENCY": mode, "OFFRAMP_PIN_WORKERS": "always"},
+        check=0)
+    assert proc.stdout.split("\n")[-2] == f"None [{CPUS[-1]}]"
+
+
+def test_needs_bootstrap(run_python):
+    proc = run_python("""
+        import offramp
+        offramp.pin_worker()
+        """)
+    assert proc.returncode != 0
+    assert "offramp.pin_worker() needs the concurrency mode" in proc.stderr
