@@ -272,3 +272,40 @@ def test_sighup_under_load_loses_nothing_with_client_retry(
     run_cli("check", "--cells-file", cells_file)
     assert served.log().count("serving topic") >= 4   # workers restarted
     assert served.stop() == 0
+
+
+def test_workers_pin_themselves_in_threading_mode(server_dbs, tmp_path, serve,
+                                                 rabbit_url):
+    """Seen from outside: in threading mode each worker runs on its own CPU
+    (offramp.pin_worker's default); in eventlet mode they may use any."""
+    import os
+    import re
+
+    import offramp
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs to spread the workers over")
+    cells_file = seeded_cells(server_dbs("sqlite"), tmp_path, count=1, hosts=2)
+    served = serve(cells_file)
+    pids = [int(p) for p in re.findall(r"cellsched worker (\d+) serving",
+                                       served.log())]
+    assert len(pids) == 2
+    affinity = [sorted(os.sched_getaffinity(pid)) for pid in pids]
+    if offramp.current_mode() == offramp.Mode.THREADING:
+        assert all(len(cpus) == 1 for cpus in affinity), affinity
+        assert affinity[0] != affinity[1]
+        for pid, cpus in zip(pids, affinity):
+            assert f"cellsched worker {pid} serving topic" in served.log()
+            assert re.search(rf"worker {pid} serving .*CPU {cpus[0]}\)",
+                             served.log())
+    else:
+        assert affinity == [allowed, allowed]
+        assert served.log().count("any CPU)") == 2
+    transport, client = rpc_client(rabbit_url, served.topic)
+    try:
+        assert len(client.call({}, "select_destinations",
+                               request_spec={"flavor": FLAVOR})) == 1
+    finally:
+        transport.cleanup()
+    assert served.stop() == 0

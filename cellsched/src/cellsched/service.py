@@ -2,9 +2,10 @@
 
 Lifecycle per worker process:
 
-* start(): build engines, scheduler, transport and RPC server *in the
-  worker* (sockets and pools must not cross a fork), start consuming,
-  start the periodic pool-statistics logger;
+* start(): pin the worker to one CPU (``offramp.pin_worker``); build
+  engines, scheduler, transport and RPC server *in the worker* (sockets
+  and pools must not cross a fork); start consuming; start the periodic
+  pool-statistics logger;
 * stop(): stop consuming, wait for the in-flight requests to finish and be
   answered (drain), log final statistics, then close everything;
 * reset(): used by the eventlet launcher on SIGHUP after the config files
@@ -52,6 +53,8 @@ class SchedulerService(oslo_service.ServiceBase):
         self._stats_thread = None
 
     def start(self):
+        # Before the RPC server starts its threads; see offramp.pin_worker.
+        cpu = offramp.pin_worker()
         cells = config.load_cells(self.conf)
         g = self.conf.cellsched
         self.scheduler = Scheduler(
@@ -67,9 +70,10 @@ class SchedulerService(oslo_service.ServiceBase):
         self._done.clear()
         self.server.start()
         LOG.info("cellsched worker %d serving topic %r in %s mode "
-                 "(executor %s) over %d cells: %s; weighers %s",
+                 "(executor %s, %s) over %d cells: %s; weighers %s",
                  os.getpid(), g.topic, offramp.current_mode().value,
-                 rpc.executor_for_mode(), len(cells),
+                 rpc.executor_for_mode(),
+                 "any CPU" if cpu is None else f"CPU {cpu}", len(cells),
                  ", ".join(str(c) for c in cells),
                  ",".join(str(w) for w in self.scheduler.weighers))
         if g.stats_interval > 0:
