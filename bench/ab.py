@@ -85,6 +85,8 @@ class Run:
     greenlet_loaded: bool
     loadavg: float
     machine_cpu_s: float = 0.0
+    cpu_by_process: dict = dataclasses.field(default_factory=dict)
+    pinned: bool = False
 
 
 # --- one measured run -------------------------------------------------------
@@ -95,10 +97,12 @@ def measure(pids: list[int], drive, interval: float) -> dict:
     """
     warm = {s.pid: s for s in sample_tree(pids) if s.pid in pids}
     machine = _machine_busy_s()
+    by_process = _cpu_by_process()
     with Tracker(pids, interval=interval) as tracker:
         result = drive()
         end = {s.pid: s for s in sample_tree(pids) if s.pid in pids}
         machine = _machine_busy_s() - machine
+        by_process = _cpu_by_process(since=by_process)
     peaks = {p.pid: p for p in tracker.peaks() if p.pid in pids}
 
     def per_worker(values):
@@ -107,6 +111,7 @@ def measure(pids: list[int], drive, interval: float) -> dict:
     lat = result["latency_ms"]
     return {
         "greenlet_loaded": any(map(greenlet_loaded, pids)),
+        "pinned": all(map(pinned_to_one_cpu, pids)),
         # Other jobs on the machine skew a run; the 1-minute load average
         # at its end says how busy the machine was.
         "loadavg": os.getloadavg()[0],
@@ -125,8 +130,42 @@ def measure(pids: list[int], drive, interval: float) -> dict:
         # Everything else too: the load client, the broker, the databases.
         # On a 2-core machine they compete with the workers for the CPU.
         "machine_cpu_s": machine,
+        "cpu_by_process": _cpu_groups(by_process, pids, machine),
         "outcomes": result["outcomes"],
     }
+
+
+def _cpu_by_process(since: dict | None = None) -> dict:
+    """CPU seconds per live process ``{pid: (name, seconds)}``; with
+    ``since``, only what each process spent after that snapshot."""
+    import psutil
+    now = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is not None:
+            now[proc.pid] = (proc.info["name"] or "?",
+                             times.user + times.system)
+    if since is None:
+        return now
+    return {pid: (name, cpu - since.get(pid, (name, 0.0))[1])
+            for pid, (name, cpu) in now.items()}
+
+
+def _cpu_groups(by_process: dict, workers: list[int], machine: float
+                ) -> dict:
+    """Where the machine's CPU went during the measured phase: the workers,
+    each other process name that used 10 ms or more, and what processes
+    that ended during the phase (the real stack's load client) used,
+    which is the rest of the machine's busy time."""
+    groups: dict[str, float] = {}
+    for pid, (name, cpu) in by_process.items():
+        key = "workers" if pid in workers else name
+        groups[key] = groups.get(key, 0.0) + cpu
+    groups = {k: round(v, 3) for k, v in groups.items()
+              if v >= 0.01 or k == "workers"}
+    groups["ended during the phase, and the kernel"] = round(
+        max(0.0, machine - sum(groups.values())), 3)
+    return dict(sorted(groups.items(), key=lambda kv: -kv[1]))
 
 
 def _machine_busy_s() -> float:
@@ -146,6 +185,14 @@ def greenlet_loaded(pid: int) -> bool:
         return any("greenlet" in os.path.basename(m.path)
                    for m in psutil.Process(pid).memory_maps())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def pinned_to_one_cpu(pid: int) -> bool:
+    """Whether ``pid`` may run on one CPU only (``offramp.pin_worker``)."""
+    try:
+        return len(os.sched_getaffinity(pid)) == 1
+    except OSError:
         return False
 
 
@@ -360,8 +407,8 @@ def summarize(runs: list[dict]) -> dict:
             "loadavg": {m: statistics.median(r["loadavg"] for r in rows
                                              if r["mode"] == m) for m in MODES
                         if any(r["mode"] == m for r in rows)},
-            "runs": [{"mode": r["mode"], "greenlet_loaded": r["greenlet_loaded"]}
-                     for r in rows]}
+            "runs": [{"mode": r["mode"], "greenlet_loaded": r["greenlet_loaded"],
+                      "pinned": r.get("pinned", False)} for r in rows]}
     return summary
 
 
@@ -433,6 +480,11 @@ def render_markdown(summary: dict, meta: dict) -> str:
         lines.append(f"| greenlet/eventlet loaded in the worker | "
                      f"{_yes_no(loaded['threading'])} | "
                      f"{_yes_no(loaded['eventlet'])} | | | |")
+        pinned = {m: sorted({r["pinned"] for r in s["runs"] if r["mode"] == m})
+                  for m in MODES}
+        lines.append(f"| each worker pinned to one CPU | "
+                     f"{_yes_no(pinned['threading'])} | "
+                     f"{_yes_no(pinned['eventlet'])} | | | |")
         lines.append(f"| machine load average (1 min, median) | "
                      f"{_fmt(s['loadavg']['threading'])} | "
                      f"{_fmt(s['loadavg']['eventlet'])} | | | |")

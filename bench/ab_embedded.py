@@ -42,6 +42,9 @@ def main() -> int:
     args = p.parse_args()
 
     data_dir = os.path.abspath(args.data_dir)
+    # This process is the service's one worker: it pins itself as every
+    # ``cellsched serve`` worker does.
+    offramp.pin_worker()
     with demo.embedded(data_dir, args.cells, args.hosts) as system:
         client = system.client
         if args.warmup:

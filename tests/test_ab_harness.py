@@ -61,12 +61,17 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
     # Seen from outside: eventlet (through greenlet) only in eventlet mode.
     assert {r["mode"]: r["greenlet_loaded"] for r in runs} == {
         "threading": False, "eventlet": True}
+    # offramp.pin_worker()'s default, also seen from outside.
+    if len(os.sched_getaffinity(0)) > 1:
+        assert {r["mode"]: r["pinned"] for r in runs} == {
+            "threading": True, "eventlet": False}
     ratios = doc["summary"]["embedded"]["ratios"]
     assert all(ratios[k] > 0 for k in ("throughput_rps", "p99_ms", "rss_peak_mib"))
 
     md = (out / "ab.md").read_text()
     assert "| metric | threading: median (min–max) | eventlet: median (min–max) | T/E |" in md
     assert "--max-regression 1000: passed" in md
+    assert re.search(r"\| each worker pinned to one CPU \| (yes|no) \| no \|", md)
     assert md.strip() in proc.stdout
 
     png = (out / "ab.png").read_bytes()
