@@ -11,7 +11,8 @@ concurrency, so a change to it can be measured in seconds::
 Each run seeds fresh cells (SQLite files in a temporary directory, or
 MariaDB databases ``bench_sched_cellN`` that are dropped at the end), sends
 a warm-up, then ``-n`` requests from ``-c`` callers, and prints throughput,
-latency and the process's CPU time per request.
+latency and the process's CPU time per request. The process pins itself
+with ``offramp.pin_worker()``, as a cellsched worker does.
 """
 
 import offramp
@@ -67,6 +68,8 @@ def main() -> None:
     p.add_argument("--mysql", metavar="USER[:PASS]@HOST[:PORT]",
                    help="MariaDB cells instead of SQLite files")
     args = p.parse_args()
+    # Pinned like a cellsched worker (offramp's default: threading only).
+    pinned_cpu = offramp.pin_worker()
 
     with _cell_urls(args.mysql, args.cells) as urls:
         cells = [cells_mod.cell_from_entry(name, url)
@@ -99,7 +102,9 @@ def main() -> None:
     offramp.shutdown_executors()
     kind = "MariaDB" if args.mysql else "SQLite"
     print(f"{offramp.current_mode().value} mode, {args.cells} {kind} cells x "
-          f"{args.hosts} hosts, {args.requests} requests, "
+          f"{args.hosts} hosts, "
+          f"{'any CPU' if pinned_cpu is None else f'pinned to CPU {pinned_cpu}'}, "
+          f"{args.requests} requests, "
           f"{args.concurrency} callers: {result.throughput:.0f} req/s, "
           f"CPU {cpu_ms:.2f} ms/request, p50 {result.percentile(50):.1f} "
           f"ms, p99 {result.percentile(99):.1f} ms, outcomes "
