@@ -78,6 +78,50 @@ def test_duplicate_consumer_and_release(cell_dbs):
         engine.dispose()
 
 
+def test_read_cell_returns_each_host_once_with_the_callers_allocations(
+        cell_dbs):
+    """One statement reads hosts and allocations; a node holding two of the
+    caller's consumers still comes back once, and others' are not shown."""
+    engine = _engine(cell_dbs.create(1)["cell1"])
+    try:
+        inventory.seed_cell(engine, "c1", 3, 8, 8192, 100)
+        with engine.connect() as conn:
+            ids = conn.execute(sa.select(schema.compute_nodes.c.id)
+                               .order_by(schema.compute_nodes.c.id)
+                               ).scalars().all()
+        mine = [str(uuid.uuid4()) for _ in range(3)]
+        other = str(uuid.uuid4())
+        for consumer, node, vcpus in ((mine[0], ids[0], 1),
+                                      (mine[1], ids[0], 2),
+                                      (mine[2], ids[1], 3),
+                                      (other, ids[1], 4)):
+            assert claims.claim(engine, node, consumer,
+                                Flavor(vcpus, 512, 10))
+
+        hosts, existing = inventory.read_cell(
+            engine, "c1", [*mine, str(uuid.uuid4())])
+        assert sorted(h.id for h in hosts) == ids
+        used = {h.id: h.vcpus_used for h in hosts}
+        assert used == {ids[0]: 3, ids[1]: 7, ids[2]: 0}
+        assert set(existing) == set(mine)
+        by_id = {h.id: h for h in hosts}
+        for consumer, node, vcpus in ((mine[0], ids[0], 1),
+                                      (mine[1], ids[0], 2),
+                                      (mine[2], ids[1], 3)):
+            found = existing[consumer]
+            assert found["resources"] == (vcpus, 512, 10)
+            assert found["selection"] == {
+                "instance_uuid": consumer, "cell": "c1",
+                "host": by_id[node].host, "node_uuid": by_id[node].uuid,
+                "availability_zone": by_id[node].availability_zone}
+        # No consumers: the plain host read.
+        assert sorted(h.id for h in inventory.read_cell(engine, "c1")[0]) \
+            == ids
+        assert inventory.read_cell(engine, "c1")[1] == {}
+    finally:
+        engine.dispose()
+
+
 def test_check_reports_overcommit_and_mismatch(cell_dbs):
     engine = _engine(cell_dbs.create(1)["cell1"])
     try:

@@ -113,11 +113,15 @@ _HOST_STATES = sa.select(
     _c.id, _c.uuid, _c.host, _c.availability_zone, _c.enabled, _c.vcpus,
     _c.vcpus_used, _c.memory_mb, _c.memory_mb_used, _c.disk_gb,
     _c.disk_gb_used)
-_ALLOCATIONS_OF = (
-    sa.select(_a.consumer_uuid, _a.vcpus, _a.memory_mb, _a.disk_gb, _c.host,
-              _c.uuid, _c.availability_zone)
-    .join(compute_nodes, _c.id == _a.node_id)
-    .where(_a.consumer_uuid.in_(sa.bindparam("consumers", expanding=True))))
+# The same rows, each joined to the allocation a listed consumer holds on
+# that node, if any: a request's read of a cell is one statement.
+_HOST_STATES_AND_ALLOCATIONS = (
+    _HOST_STATES.add_columns(_a.consumer_uuid, _a.vcpus, _a.memory_mb,
+                             _a.disk_gb)
+    .select_from(compute_nodes.outerjoin(allocations, sa.and_(
+        _a.node_id == _c.id,
+        _a.consumer_uuid.in_(sa.bindparam("consumers", expanding=True))))))
+_HOST_COLUMNS = len(_HOST_STATES.selected_columns)
 
 
 def host_states(engine: sa.Engine, cell: str) -> list[HostState]:
@@ -131,23 +135,30 @@ def read_cell(engine: sa.Engine, cell: str, consumers=()
     ``consumers`` there as selections plus the amounts: ``{uuid:
     {"selection": {...}, "resources": (vcpus, memory_mb, disk_gb)}}``.
 
-    One connection for both reads: a checkout costs a pool round trip, and
-    under native threads every database call is a point where the GIL
-    changes hands.
+    One statement: every database call is a round trip, and under native
+    threads a point where the GIL changes hands. A node holding several of
+    the consumers comes back once per consumer.
     """
     consumers = list(consumers)
     with engine.connect() as conn:
-        hosts = [HostState(cell, *row) for row in conn.execute(_HOST_STATES)]
         if not consumers:
-            return hosts, {}
-        rows = conn.execute(_ALLOCATIONS_OF, {"consumers": consumers})
-        existing = {
-            row[0]: {"selection": {"instance_uuid": row[0], "cell": cell,
-                                   "host": row[4], "node_uuid": row[5],
-                                   "availability_zone": row[6]},
-                     "resources": (row[1], row[2], row[3])}
-            for row in rows}
-    return hosts, existing
+            return [HostState(cell, *row)
+                    for row in conn.execute(_HOST_STATES)], {}
+        rows = conn.execute(_HOST_STATES_AND_ALLOCATIONS,
+                            {"consumers": consumers}).all()
+    hosts: dict[int, HostState] = {}
+    existing = {}
+    for row in rows:
+        if row[0] not in hosts:
+            hosts[row[0]] = HostState(cell, *row[:_HOST_COLUMNS])
+        consumer = row[_HOST_COLUMNS]
+        if consumer is not None:
+            existing[consumer] = {
+                "selection": {"instance_uuid": consumer, "cell": cell,
+                              "host": row[2], "node_uuid": row[1],
+                              "availability_zone": row[3]},
+                "resources": tuple(row[_HOST_COLUMNS + 1:])}
+    return list(hosts.values()), existing
 
 
 def set_enabled(engine: sa.Engine, host: str, enabled: bool) -> bool:
