@@ -146,12 +146,16 @@ def test_scheduler_benchmark_runs_in_this_sessions_mode():
          "-c", "4", "--warmup", "0", "--hosts", "2"],
         env={**os.environ, "OFFRAMP_CONCURRENCY": mode},
         capture_output=True, text=True, timeout=120, check=True).stdout
-    m = re.search(r"^(\w+) mode, 3 SQLite cells x 2 hosts, 20 requests, 4 "
+    m = re.search(r"^(\w+) mode, 3 SQLite cells x 2 hosts, (any CPU|pinned "
+                  r"to CPU \d+), 20 requests, 4 "
                   r"callers: (\d+) req/s, CPU ([\d.]+) ms/request.*outcomes "
                   r"(\{.*?\}), claims lost to concurrent requests \d+$",
                   out, re.M)
     assert m, out
     assert m.group(1) == mode
-    assert int(m.group(2)) > 0 and float(m.group(3)) > 0
-    outcomes = ast.literal_eval(m.group(4))
+    # Pinned like a worker: offramp's default pins in threading mode only.
+    if len(os.sched_getaffinity(0)) > 1:
+        assert (m.group(2) != "any CPU") == (mode == "threading")
+    assert int(m.group(3)) > 0 and float(m.group(4)) > 0
+    outcomes = ast.literal_eval(m.group(5))
     assert sum(outcomes.values()) == 20 and outcomes.get("selected", 0) > 0
