@@ -48,6 +48,8 @@ STACKS = ("embedded", "real")
 HERE = Path(__file__).resolve().parent
 CELLSCHED = str(Path(sys.executable).with_name("cellsched"))
 MIB = 1024 * 1024
+# vCPUs per host as cellsched seeds them; every request asks for one.
+HOST_VCPUS = 16
 
 # metric -> (label, unit, which direction is better)
 METRICS = {
@@ -591,10 +593,11 @@ def parse_args(argv=None):
     p.add_argument("--stack", choices=(*STACKS, "both"), default="both")
     p.add_argument("--rounds", type=int, default=3,
                    help="rounds; each runs both modes (default 3)")
-    p.add_argument("-n", "--requests", type=int, default=300)
+    p.add_argument("-n", "--requests", type=int, default=600)
     p.add_argument("-c", "--concurrency", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=50,
-                   help="requests before the 'after warm-up' sample")
+    p.add_argument("--warmup", type=int, default=150,
+                   help="requests before the 'after warm-up' sample; enough "
+                        "for every worker's pools to reach their full size")
     p.add_argument("--cells", type=int, default=3)
     p.add_argument("--hosts", type=int, default=20, help="hosts per cell")
     p.add_argument("--workers", type=int, default=2, help="real stack")
@@ -622,6 +625,14 @@ def parse_args(argv=None):
                  "workers"):
         if getattr(opts, name) < 1:
             p.error(f"--{name} must be >= 1")
+    if opts.warmup < 0:
+        p.error("--warmup must be >= 0")
+    room = opts.cells * opts.hosts * HOST_VCPUS
+    if opts.warmup + opts.requests > room:
+        p.error(f"--warmup {opts.warmup} + --requests {opts.requests} do not "
+                f"fit the {room} vCPUs of {opts.cells} cells x {opts.hosts} "
+                f"hosts x {HOST_VCPUS}; the rest would fail with NoValidHost "
+                f"and measure a different path. Raise --hosts or --cells.")
     if opts.max_regression is not None and opts.max_regression < 1.0:
         p.error("--max-regression must be >= 1.0 (1.0: no regression allowed)")
     opts.stack_env = {

@@ -138,6 +138,15 @@ def test_env_can_target_one_stack(ab):
         ab.parse_args(["--threading-env", "cloud:X=1"])
 
 
+def test_load_that_would_not_fit_the_cells_is_refused(ab, capsys):
+    assert ab.parse_args(["--warmup", "150", "--requests", "810"]).requests == 810
+    with pytest.raises(SystemExit):
+        ab.parse_args(["--warmup", "150", "--requests", "811"])
+    err = capsys.readouterr().err
+    assert "--warmup 150 + --requests 811 do not fit the 960 vCPUs of 3 cells x 20 hosts" in err
+    assert ab.parse_args(["--requests", "811", "--hosts", "21"]).hosts == 21
+
+
 def test_scheduler_benchmark_runs_in_this_sessions_mode():
     import offramp
     mode = offramp.current_mode().value
