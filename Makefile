@@ -41,7 +41,8 @@ clean:
 # reads, where every extra thread only adds GIL hand-offs. Other runs, e.g.:
 #   make ab AB_ARGS="--stack embedded --rounds 3"
 .PHONY: ab
-AB_ARGS ?= --stack both --rounds 5 --warmup 150 --requests 600 --concurrency 10 \
+AB_ARGS ?= --stack both --rounds 5 --warmup 150 --requests 1200 \
+	--host-vcpus 32 --concurrency 10 \
 	--threading-env real:OFFRAMP_THREADING_POOL_SCATTER_GATHER=15 \
 	--threading-env embedded:OFFRAMP_THREADING_POOL_SCATTER_GATHER=3 \
 	--max-regression 1.0

@@ -48,8 +48,6 @@ STACKS = ("embedded", "real")
 HERE = Path(__file__).resolve().parent
 CELLSCHED = str(Path(sys.executable).with_name("cellsched"))
 MIB = 1024 * 1024
-# vCPUs per host as cellsched seeds them; every request asks for one.
-HOST_VCPUS = 16
 
 # metric -> (label, unit, which direction is better)
 METRICS = {
@@ -208,6 +206,7 @@ def run_embedded(mode: str, opts, scratch: Path) -> dict:
     cmd = [sys.executable, str(HERE / "ab_embedded.py"),
            "--data-dir", str(scratch / f"embedded-{mode}"),
            "--cells", str(opts.cells), "--hosts", str(opts.hosts),
+           "--host-vcpus", str(opts.host_vcpus),
            "--warmup", str(opts.warmup), "-n", str(opts.requests),
            "-c", str(opts.concurrency)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -286,7 +285,8 @@ class RealStack:
                    (f"DROP DATABASE IF EXISTS `{db}`",
                     f"CREATE DATABASE `{db}`")])
         env = child_env("threading", {})
-        for sub in (["init"], ["seed", "--hosts", str(self.opts.hosts)]):
+        for sub in (["init"], ["seed", "--hosts", str(self.opts.hosts),
+                               "--vcpus", str(self.opts.host_vcpus)]):
             subprocess.run([CELLSCHED, *sub, *self.common], env=env,
                            check=True, capture_output=True, timeout=120)
 
@@ -593,13 +593,15 @@ def parse_args(argv=None):
     p.add_argument("--stack", choices=(*STACKS, "both"), default="both")
     p.add_argument("--rounds", type=int, default=3,
                    help="rounds; each runs both modes (default 3)")
-    p.add_argument("-n", "--requests", type=int, default=600)
+    p.add_argument("-n", "--requests", type=int, default=1200)
     p.add_argument("-c", "--concurrency", type=int, default=10)
     p.add_argument("--warmup", type=int, default=150,
                    help="requests before the 'after warm-up' sample; enough "
                         "for every worker's pools to reach their full size")
     p.add_argument("--cells", type=int, default=3)
     p.add_argument("--hosts", type=int, default=20, help="hosts per cell")
+    p.add_argument("--host-vcpus", type=int, default=32,
+                   help="vCPUs per host; each request takes one")
     p.add_argument("--workers", type=int, default=2, help="real stack")
     p.add_argument("--interval", type=float, default=0.1,
                    help="memtrack sampling interval, s")
@@ -622,17 +624,18 @@ def parse_args(argv=None):
                         "than a factor R on RSS, throughput or p99")
     opts = p.parse_args(argv)
     for name in ("rounds", "requests", "concurrency", "cells", "hosts",
-                 "workers"):
+                 "host_vcpus", "workers"):
         if getattr(opts, name) < 1:
-            p.error(f"--{name} must be >= 1")
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
     if opts.warmup < 0:
         p.error("--warmup must be >= 0")
-    room = opts.cells * opts.hosts * HOST_VCPUS
+    room = opts.cells * opts.hosts * opts.host_vcpus
     if opts.warmup + opts.requests > room:
         p.error(f"--warmup {opts.warmup} + --requests {opts.requests} do not "
                 f"fit the {room} vCPUs of {opts.cells} cells x {opts.hosts} "
-                f"hosts x {HOST_VCPUS}; the rest would fail with NoValidHost "
-                f"and measure a different path. Raise --hosts or --cells.")
+                f"hosts x {opts.host_vcpus}; the rest would fail with "
+                f"NoValidHost and measure a different path. Raise --hosts, "
+                f"--host-vcpus or --cells.")
     if opts.max_regression is not None and opts.max_regression < 1.0:
         p.error("--max-regression must be >= 1.0 (1.0: no regression allowed)")
     opts.stack_env = {
@@ -653,6 +656,7 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0],
         "requests": opts.requests, "concurrency": opts.concurrency,
         "warmup": opts.warmup, "cells": opts.cells, "hosts": opts.hosts,
+        "host_vcpus": opts.host_vcpus,
         "env": opts.stack_env,
         "stacks": {
             "embedded": f"SQLite x{opts.cells}, fake:// transport, scheduler "

@@ -36,6 +36,7 @@ def main() -> int:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--cells", type=int, default=3)
     p.add_argument("--hosts", type=int, default=20)
+    p.add_argument("--host-vcpus", type=int, default=16)
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("-n", "--requests", type=int, default=300)
     p.add_argument("-c", "--concurrency", type=int, default=10)
@@ -45,7 +46,8 @@ def main() -> int:
     # This process is the service's one worker: it pins itself as every
     # ``cellsched serve`` worker does.
     offramp.pin_worker()
-    with demo.embedded(data_dir, args.cells, args.hosts) as system:
+    with demo.embedded(data_dir, args.cells, args.hosts,
+                       host_vcpus=args.host_vcpus) as system:
         client = system.client
         if args.warmup:
             load.run_load(client.select_destinations, rpc.classify,

@@ -139,12 +139,17 @@ def test_env_can_target_one_stack(ab):
 
 
 def test_load_that_would_not_fit_the_cells_is_refused(ab, capsys):
-    assert ab.parse_args(["--warmup", "150", "--requests", "810"]).requests == 810
+    fits = ["--warmup", "150", "--requests", "810", "--host-vcpus", "16"]
+    assert ab.parse_args(fits).requests == 810
     with pytest.raises(SystemExit):
-        ab.parse_args(["--warmup", "150", "--requests", "811"])
+        ab.parse_args(["--warmup", "150", "--requests", "811", "--host-vcpus", "16"])
     err = capsys.readouterr().err
-    assert "--warmup 150 + --requests 811 do not fit the 960 vCPUs of 3 cells x 20 hosts" in err
-    assert ab.parse_args(["--requests", "811", "--hosts", "21"]).hosts == 21
+    assert ("--warmup 150 + --requests 811 do not fit the 960 vCPUs of 3 cells x "
+            "20 hosts x 16") in err
+    assert ab.parse_args(["--requests", "811", "--hosts", "21",
+                          "--host-vcpus", "16"]).hosts == 21
+    # The default load fits the default cells.
+    assert ab.parse_args([]).requests == 1200
 
 
 def test_scheduler_benchmark_runs_in_this_sessions_mode():

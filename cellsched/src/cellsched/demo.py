@@ -38,7 +38,8 @@ class Embedded:
 
 
 @contextlib.contextmanager
-def embedded(data_dir: str, n_cells: int, hosts: int, config_files=None):
+def embedded(data_dir: str, n_cells: int, hosts: int, config_files=None,
+             host_vcpus: int = 16):
     """Seed fresh SQLite cells under ``data_dir``, serve them over the
     in-process ``fake://`` transport, and yield a client on it.
 
@@ -60,7 +61,7 @@ def embedded(data_dir: str, n_cells: int, hosts: int, config_files=None):
     for cell in cells:
         schema.create_schema(engines[cell.name])
         inventory.seed_cell(engines[cell.name], cell.name, hosts,
-                            16, 32768, 1024, ("az1", "az2"))
+                            host_vcpus, 32768, 1024, ("az1", "az2"))
     scheduler = Scheduler(cells, config.weighers(conf),
                           conf.cellsched.scatter_gather_timeout,
                           conf.cellsched.host_subset_size, engines)
