@@ -90,6 +90,10 @@ def test_partial_multi_instance_request_is_released(tmp_path):
             sched.select_destinations({"flavor": FLAVOR,
                                        "num_instances": 3})
         assert "only 2 could be placed (released)" in str(info.value)
+        # A host filled by this request's own claim is filtered out, not
+        # claimed again and lost as if to a concurrent request.
+        assert "rejected: 2 not enough vCPUs" in str(info.value)
+        assert sched.counters["lost_races"] == 0
         engine = sched.engines["cell1"]
         assert inventory.cell_summary(engine)["allocations"] == 0
         assert inventory.check_cell(engine, "cell1") == []

@@ -46,16 +46,23 @@ FILTERS: tuple[Filter, ...] = (enabled_filter, availability_zone_filter,
                                ram_filter, cpu_filter, disk_filter)
 
 
+def rejection(host: HostState, spec: RequestSpec) -> str | None:
+    """Why the first filter that rejects ``host`` does so, or None."""
+    for f in FILTERS:
+        reason = f(host, spec)
+        if reason is not None:
+            return reason
+    return None
+
+
 def filter_hosts(hosts: Iterable[HostState], spec: RequestSpec
                  ) -> tuple[list[HostState], Counter]:
     """The hosts that pass every filter, and rejection counts by reason."""
     passed, rejected = [], Counter()
     for host in hosts:
-        for f in FILTERS:
-            reason = f(host, spec)
-            if reason is not None:
-                rejected[reason] += 1
-                break
-        else:
+        reason = rejection(host, spec)
+        if reason is None:
             passed.append(host)
+        else:
+            rejected[reason] += 1
     return passed, rejected

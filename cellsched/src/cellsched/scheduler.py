@@ -18,7 +18,7 @@ import offramp
 
 from cellsched import claims
 from cellsched.cells import Cell, CellEngines
-from cellsched.filters import filter_hosts
+from cellsched.filters import filter_hosts, rejection
 from cellsched.inventory import read_cell
 from cellsched.request import InvalidRequest, parse_request_spec
 from cellsched.weighers import Weigher, weigh_hosts
@@ -142,9 +142,12 @@ class Scheduler:
                             "cell": host.cell, "host": host.host,
                             "node_uuid": host.uuid,
                             "availability_zone": host.availability_zone})
+                        # Only this host changed: check it alone again.
                         host.consume(spec.flavor)
-                        candidates, more = filter_hosts(candidates, spec)
-                        rejected.update(more)
+                        reason = rejection(host, spec)
+                        if reason is not None:
+                            candidates.remove(host)
+                            rejected[reason] += 1
                     else:
                         candidates.remove(host)
                 if not placed:
