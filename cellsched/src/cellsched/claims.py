@@ -26,6 +26,29 @@ class ConsumerAlreadyAllocated(Exception):
     """The instance uuid already holds an allocation in this cell."""
 
 
+def _amount(name: str) -> sa.BindParameter:
+    # Not named after a column: an UPDATE would take a parameter named
+    # like one of its table's columns as a value to SET.
+    return sa.bindparam(f"claim_{name}", type_=sa.Integer)
+
+
+_c = compute_nodes.c
+_vcpus, _memory_mb, _disk_gb = map(_amount, ("vcpus", "memory_mb", "disk_gb"))
+# Built once: constructing this UPDATE and its cache key on every claim was
+# a visible share of a request's CPU on the embedded stack.
+_CLAIM = (
+    compute_nodes.update()
+    .where(_c.id == sa.bindparam("claim_node_id"), _c.enabled == sa.true(),
+           _c.vcpus_used + _vcpus <= _c.vcpus,
+           _c.memory_mb_used + _memory_mb <= _c.memory_mb,
+           _c.disk_gb_used + _disk_gb <= _c.disk_gb)
+    .values(vcpus_used=_c.vcpus_used + _vcpus,
+            memory_mb_used=_c.memory_mb_used + _memory_mb,
+            disk_gb_used=_c.disk_gb_used + _disk_gb,
+            updated_at=sa.bindparam("claim_now")))
+_ALLOCATE = allocations.insert()
+
+
 def claim(engine: sa.Engine, node_id: int, consumer_uuid: str,
           flavor: Flavor) -> bool:
     """Consume ``flavor`` on node ``node_id`` for ``consumer_uuid``.
@@ -34,25 +57,19 @@ def claim(engine: sa.Engine, node_id: int, consumer_uuid: str,
     disabled or deleted) -- a lost race.  Raises ConsumerAlreadyAllocated if
     the consumer already has an allocation here; nothing is changed then.
     """
-    c = compute_nodes.c
-    update = (
-        compute_nodes.update()
-        .where(c.id == node_id, c.enabled == sa.true(),
-               c.vcpus_used + flavor.vcpus <= c.vcpus,
-               c.memory_mb_used + flavor.memory_mb <= c.memory_mb,
-               c.disk_gb_used + flavor.disk_gb <= c.disk_gb)
-        .values(vcpus_used=c.vcpus_used + flavor.vcpus,
-                memory_mb_used=c.memory_mb_used + flavor.memory_mb,
-                disk_gb_used=c.disk_gb_used + flavor.disk_gb,
-                updated_at=utcnow()))
+    now = utcnow()
     try:
         with write_transaction(engine) as conn:
-            if conn.execute(update).rowcount != 1:
+            if conn.execute(_CLAIM, {
+                    "claim_node_id": node_id, "claim_vcpus": flavor.vcpus,
+                    "claim_memory_mb": flavor.memory_mb,
+                    "claim_disk_gb": flavor.disk_gb, "claim_now": now,
+            }).rowcount != 1:
                 return False
-            conn.execute(allocations.insert().values(
-                consumer_uuid=consumer_uuid, node_id=node_id,
-                vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
-                disk_gb=flavor.disk_gb, created_at=utcnow()))
+            conn.execute(_ALLOCATE, {
+                "consumer_uuid": consumer_uuid, "node_id": node_id,
+                "vcpus": flavor.vcpus, "memory_mb": flavor.memory_mb,
+                "disk_gb": flavor.disk_gb, "created_at": now})
     except IntegrityError:
         # The transaction was rolled back: the counters are untouched.
         raise ConsumerAlreadyAllocated(consumer_uuid) from None
