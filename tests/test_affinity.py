@@ -25,6 +25,18 @@ def test_workers_starting_together_spread_over_the_cpus():
     assert deal == {10: 0, 20: 1, 30: 0}
 
 
+def test_the_deal_starts_where_the_parent_says():
+    # Two single-worker services (different parents) begin on different
+    # CPUs; siblings still share one deal.
+    assert choose_cpu([0, 1, 2, 3], [], [], 10, start=2) == 2
+    assert choose_cpu([0, 1, 2, 3], [], [], 10, start=7) == 3
+    deal = {me: choose_cpu([0, 1, 2, 3], [], [10, 11, 12], me, start=3)
+            for me in (10, 11, 12)}
+    assert deal == {10: 3, 11: 0, 12: 1}
+    # Load still comes first: a used CPU is skipped whatever the start.
+    assert choose_cpu([0, 1], [1], [], 5, start=1) == 0
+
+
 def test_a_restarted_worker_takes_the_cpu_its_predecessor_left():
     # Workers on CPUs 0, 1 and 2 of 4; the one on 1 died and came back.
     assert choose_cpu([0, 1, 2, 3], [0, 2, 3], [], 99) == 1

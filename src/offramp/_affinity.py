@@ -14,7 +14,10 @@ launcher tells them), so each one looks at its siblings, the other
 children of its parent: those already pinned are counted, and the ones not
 pinned yet are dealt the least-used CPUs in pid order. Every sibling
 computes the same deal, so workers that start together still spread out,
-and a restarted worker takes the CPU its predecessor left.
+and a restarted worker takes the CPU its predecessor left. The deal
+starts from a CPU picked by the parent's pid, so that two services with
+one worker each do not both begin on the first CPU; processes outside the
+family are not counted.
 """
 
 from __future__ import annotations
@@ -52,25 +55,29 @@ def pin_worker() -> int | None:
     if len(allowed) < 2:
         return None
     pinned, unpinned = _siblings()
-    cpu = choose_cpu(allowed, pinned, unpinned, os.getpid())
+    cpu = choose_cpu(allowed, pinned, unpinned, os.getpid(),
+                     start=os.getppid())
     _pin_all_threads(cpu)
     LOG.info("offramp: worker %d pinned to CPU %d of %s (pin_workers=%s, "
              "%s mode)", os.getpid(), cpu, allowed, policy, runtime.mode)
     return cpu
 
 
-def choose_cpu(allowed, pinned, unpinned, me: int) -> int:
+def choose_cpu(allowed, pinned, unpinned, me: int, start: int = 0) -> int:
     """The CPU for process ``me``.
 
     ``pinned`` holds the CPU of each sibling already pinned to one;
     ``unpinned`` the pids of the siblings not pinned yet, ``me`` included.
     Those are dealt the least-used CPU one by one in pid order, so every
-    sibling that looks at the same processes reaches the same deal.
+    sibling that looks at the same processes reaches the same deal. Among
+    equally used CPUs the deal goes round from ``allowed[start % n]``.
     """
     allowed = sorted(allowed)
+    first = start % len(allowed)
+    turn = {c: (i - first) % len(allowed) for i, c in enumerate(allowed)}
     used = collections.Counter(c for c in pinned if c in allowed)
     for pid in sorted(set(unpinned) | {me}):
-        cpu = min(allowed, key=lambda c: (used[c], c))
+        cpu = min(allowed, key=lambda c: (used[c], turn[c]))
         if pid == me:
             return cpu
         used[cpu] += 1
