@@ -1,7 +1,7 @@
 """offramp.pin_worker(): one CPU per worker process.
 
-The deal is checked as a pure function; the pinning itself in fresh
-interpreters that fork real workers, since it acts on the whole process.
+The deal is checked as a pure function; the pinning itself in real
+worker processes started by one parent, since it acts on whole processes.
 """
 
 import json
@@ -73,57 +73,61 @@ def test_policy_from_config_file(tmp_path, monkeypatch):
     assert _config.load(str(conf)).pin_workers == "always"
 
 
-# A parent that forks three workers; each starts a thread, pins itself and
-# reports the CPUs every one of its OS threads may use.
-FORK_WORKERS = """
-import json, os, threading
+# A parent that starts three worker processes, as a launcher does. Each
+# starts a thread, pins itself and reports the CPUs every one of its OS
+# threads may use, then stays alive until the parent has every report: a
+# worker that had exited would not count as a sibling.
+WORKER = """
+import json, os, sys, threading
 import offramp
 offramp.bootstrap()
-read, write = os.pipe()
-children = []
-for _ in range(3):
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        ready = threading.Event()
-        stop = threading.Event()
-        def helper():
-            ready.set()
-            stop.wait()
-        threading.Thread(target=helper).start()
-        ready.wait()
-        cpu = offramp.pin_worker()
-        tasks = {tid: sorted(os.sched_getaffinity(int(tid)))
-                 for tid in os.listdir("/proc/self/task")}
-        stop.set()
-        os.write(write, (json.dumps({"pid": os.getpid(), "cpu": cpu,
-                                     "tasks": tasks}) + "\\n").encode())
-        os._exit(0)
-    children.append(pid)
-os.close(write)
-for pid in children:
-    assert os.waitpid(pid, 0)[1] == 0
-with os.fdopen(read) as lines:
-    print(json.dumps([json.loads(line) for line in lines]))
+stop = threading.Event()
+# An OS thread started before pinning must be pinned too; eventlet's
+# threads are green, so only threading mode has one.
+if offramp.current_mode() is offramp.Mode.THREADING:
+    ready = threading.Event()
+    def helper():
+        ready.set()
+        stop.wait()
+    threading.Thread(target=helper).start()
+    ready.wait()
+cpu = offramp.pin_worker()
+tasks = {tid: sorted(os.sched_getaffinity(int(tid)))
+         for tid in os.listdir("/proc/self/task")}
+stop.set()
+print(json.dumps({"pid": os.getpid(), "cpu": cpu, "tasks": tasks}), flush=True)
+sys.stdin.read()
+"""
+
+START_WORKERS = f"""
+import json, subprocess, sys
+workers = [subprocess.Popen([sys.executable, "-c", {WORKER!r}], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+           for _ in range(3)]
+reports = [json.loads(w.stdout.readline()) for w in workers]
+for w in workers:
+    w.stdin.close()
+    assert w.wait(30) == 0
+print(json.dumps(reports))
 """
 
 
-def _fork_workers(run_python, mode, policy):
+def _start_workers(run_python, mode, policy):
     env = {"OFFRAMP_CONCURRENCY": mode}
     if policy is not None:
         env["OFFRAMP_PIN_WORKERS"] = policy
-    proc = run_python(FORK_WORKERS, env=env, check=0)
+    proc = run_python(START_WORKERS, env=env, check=0)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @needs_two_cpus
 def test_always_pins_every_thread_of_every_worker(run_python, mode):
-    workers = _fork_workers(run_python, mode, "always")
+    workers = _start_workers(run_python, mode, "always")
     assert len(workers) == 3
     for worker in workers:
         assert worker["cpu"] in CPUS
         assert all(cpus == [worker["cpu"]] for cpus in worker["tasks"].values()), worker
-        if mode == "threading":  # the helper is an OS thread only here
+        if mode == "threading":  # the helper runs in threading mode only
             assert len(worker["tasks"]) == 2, worker
     # Three workers on two or more CPUs: no CPU holds more than two.
     used = [w["cpu"] for w in workers]
@@ -133,7 +137,7 @@ def test_always_pins_every_thread_of_every_worker(run_python, mode):
 
 @needs_two_cpus
 def test_auto_pins_in_threading_mode_only(run_python, mode):
-    workers = _fork_workers(run_python, mode, None)
+    workers = _start_workers(run_python, mode, None)
     if mode == "threading":
         assert all(w["cpu"] in CPUS for w in workers)
         assert len({w["cpu"] for w in workers}) == min(3, len(CPUS))
@@ -144,7 +148,7 @@ def test_auto_pins_in_threading_mode_only(run_python, mode):
 
 
 def test_never_leaves_the_workers_alone(run_python, mode):
-    workers = _fork_workers(run_python, mode, "never")
+    workers = _start_workers(run_python, mode, "never")
     assert all(w["cpu"] is None for w in workers)
     assert all(cpus == CPUS for w in workers for cpus in w["tasks"].values())
 
