@@ -477,16 +477,11 @@ def render_markdown(summary: dict, meta: dict) -> str:
                          f"{t} | {e} | "
                          f"{'' if ratio is None else f'{ratio:.2f}'} | "
                          f"{'' if paired is None else f'{paired:.2f}'} | {goal} |")
-        loaded = {m: sorted({r["greenlet_loaded"] for r in s["runs"] if r["mode"] == m})
-                  for m in MODES}
-        lines.append(f"| greenlet/eventlet loaded in the worker | "
-                     f"{_yes_no(loaded['threading'])} | "
-                     f"{_yes_no(loaded['eventlet'])} | | | |")
-        pinned = {m: sorted({r["pinned"] for r in s["runs"] if r["mode"] == m})
-                  for m in MODES}
-        lines.append(f"| each worker pinned to one CPU | "
-                     f"{_yes_no(pinned['threading'])} | "
-                     f"{_yes_no(pinned['eventlet'])} | | | |")
+        for key, label in (("greenlet_loaded", "greenlet/eventlet loaded in the worker"),
+                           ("pinned", "each worker pinned to one CPU")):
+            seen = [_yes_no(sorted({r[key] for r in s["runs"] if r["mode"] == m}))
+                    for m in MODES]
+            lines.append(f"| {label} | {seen[0]} | {seen[1]} | | | |")
         lines.append(f"| machine load average (1 min, median) | "
                      f"{_fmt(s['loadavg']['threading'])} | "
                      f"{_fmt(s['loadavg']['eventlet'])} | | | |")

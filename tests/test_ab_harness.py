@@ -58,6 +58,9 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
         assert r["threads"] >= 1 and r["cpu_s"] >= 0
         # The whole machine's busy time includes the worker's own.
         assert r["machine_cpu_s"] >= 0.9 * r["cpu_s"]
+        # Per process: the worker's group agrees with memtrack's figure.
+        workers = r["cpu_by_process"]["workers"]
+        assert abs(workers - r["cpu_s"]) <= 0.2 * r["cpu_s"] + 0.05, r
     # Seen from outside: eventlet (through greenlet) only in eventlet mode.
     assert {r["mode"]: r["greenlet_loaded"] for r in runs} == {
         "threading": False, "eventlet": True}
