@@ -21,6 +21,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from offramp._cli import _output
 from offramp.memtrack import ProcessSample, Target, Tracker
 
 MiB = 1024 * 1024
@@ -120,10 +121,19 @@ class _Printer:
     def __init__(self, args):
         self.json = args.json
         self.out = sys.stdout
-        self.console = None
+        self.console = self.plain = None
         if args.table or not args.json:  # JSON owns stdout when asked for
             stream = sys.stderr if args.json else sys.stdout
             self.console = Console(file=stream, highlight=False)
+            # Piped: plain columns with the whole command line.
+            self.plain = None if _output.is_terminal(stream) else stream
+
+    def _show(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        if self.plain is not None:
+            self.plain.write(_output.plain_table(title, columns, rows, columns[:-1]))
+            self.plain.flush()
+        else:
+            self.console.print(_table(title, columns, rows, self.console.width))
 
     def sample(self, n: int, samples: list[ProcessSample]) -> None:
         if self.json:
@@ -138,11 +148,9 @@ class _Printer:
             rows = [[str(s.pid), str(s.ppid), _mib(s.rss), str(s.threads),
                      f"{s.cpu_time:.2f}", _oneline(s.cmdline)]
                     for s in sorted(samples, key=lambda s: -s.rss)]
-            self.console.print(_table(
-                f"sample {n} at {when}: {len(samples)} processes, "
-                f"{_mib(total)} MiB RSS",
-                ["PID", "PPID", "RSS MiB", "THREADS", "CPU s", "COMMAND"],
-                rows, self.console.width))
+            self._show(f"sample {n} at {when}: {len(samples)} processes, "
+                       f"{_mib(total)} MiB RSS",
+                       ["PID", "PPID", "RSS MiB", "THREADS", "CPU s", "COMMAND"], rows)
 
     def summary(self, tracker: Tracker) -> None:
         summary = tracker.summary()
@@ -155,13 +163,11 @@ class _Printer:
                      _mib(p.rss), f"{p.cpu_time:.2f}",
                      "yes" if p.gone else "", _oneline(p.cmdline)]
                     for p in tracker.peaks()]
-            self.console.print(_table(
-                f"peaks over {summary['samples']} samples "
-                f"(stopped: {summary['stopped_by']}); tree peak "
-                f"{_mib(summary['peak_total_rss'])} MiB RSS",
-                ["PID", "PEAK MiB", "PEAK THR", "LAST MiB", "CPU s", "GONE",
-                 "COMMAND"], rows,
-                self.console.width))
+            self._show(f"peaks over {summary['samples']} samples "
+                       f"(stopped: {summary['stopped_by']}); tree peak "
+                       f"{_mib(summary['peak_total_rss'])} MiB RSS",
+                       ["PID", "PEAK MiB", "PEAK THR", "LAST MiB", "CPU s", "GONE",
+                        "COMMAND"], rows)
             if summary["denied_pids"]:
                 self.console.print(f"access denied, not counted: pids "
                                    f"{summary['denied_pids']}")
@@ -202,6 +208,8 @@ def run(args) -> int:
             for s in old:  # a second signal must not cut the summary short
                 signal.signal(s, signal.SIG_IGN)
             tracker.stop("signal")
+        if isinstance(tracker.error, BrokenPipeError):
+            raise tracker.error  # the reader went away: end quietly
         if tracker.error is not None:
             print("offramp memtrack: error while sampling: "
                   f"{tracker.error!r}", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from offramp._cli import _output
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -55,11 +57,26 @@ def run(args) -> int:
     elif args.csv:
         sys.stdout.write(scanner.to_csv(result))
     else:
-        from rich.console import Console
-
-        scanner.render(result, Console())
+        _render(result)
     if args.fail_over is not None and result.lines > args.fail_over:
         print(f"offramp scan: {result.lines} eventlet lines exceed --fail-over {args.fail_over}",
               file=sys.stderr)
         return 1
     return 0
+
+
+def _render(result) -> None:
+    """Summary, per-kind table, per-usage table; every cell in full."""
+    _output.text(f"{result.lines} lines mention eventlet; {len(result.production)} production "
+                 f"and {len(result.test)} test files import it.")
+    by_kind: dict[str, list] = {}
+    for u in result.usages:
+        by_kind.setdefault(u.kind, []).append(u)
+    _output.table("Usages by primitive", ("kind", "count", "category", "suggested replacement"),
+                  [(kind, len(items), items[0].category, items[0].suggestion)
+                   for kind, items in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))],
+                  numeric=("count",))
+    _output.table("Usages", ("location", "kind", "name"),
+                  [(f"{u.path}:{u.line}:{u.col}", u.kind, u.name) for u in result.usages])
+    for warning in result.warnings:
+        _output.text(f"warning: {warning}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from offramp._cli import _output
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -59,13 +61,12 @@ def run(args) -> int:
             points, _ = trend.trend(args.repo, args.branch, args.every, args.since, args.until,
                                     args.at, args.tags, args.in_flight, excludes,
                                     progress=progress)
+    except trend.NoPoints as exc:
+        print(f"offramp trend: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, trend.GitError) as exc:
         print(f"offramp trend: {exc}", file=sys.stderr)
         return 2
-    if not points:
-        print("offramp trend: no points: every date is before the first commit, "
-              "or no tag matches", file=sys.stderr)
-        return 1
     name = args.name or os.path.basename(os.path.abspath(args.repo))
     title = args.title or f"Eventlet references and in-flight removals in the {name} repo"
     labels = _report.countdown_labels(points, *countdown) if countdown else None
@@ -113,14 +114,8 @@ class _progress:
 
 
 def _table(points) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="eventlet references over time")
-    for col in ("point", "date", "commit", "lines", "prod files", "test files", "in flight"):
-        table.add_column(col)
-    for p in points:
-        d = p.as_dict()
-        table.add_row(p.label, d["date"], p.commit[:12], str(p.lines), str(p.production),
-                      str(p.test), str(p.in_flight))
-    Console().print(table)
+    _output.table("eventlet references over time",
+                  ("point", "date", "commit", "lines", "prod files", "test files", "in flight"),
+                  [(p.label, p.as_dict()["date"], p.commit[:12], p.lines, p.production, p.test,
+                    p.in_flight) for p in points],
+                  numeric=("lines", "prod files", "test files", "in flight"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -28,9 +29,21 @@ def to_csv(points) -> str:
 
 
 def countdown_labels(points, release, prefix: str) -> list[str]:
-    """``PREFIX-N``: whole weeks left until ``release``; named points keep their name."""
-    return [p.label if p.named else f"{prefix}-{max(0, (release - p.date).days // 7)}"
-            for p in points]
+    """``PREFIX-N`` before ``release``, ``PREFIX+N`` after it; named points keep their name.
+
+    Before: N whole weeks are left (F-24 ... F-0, the release week).  After:
+    the point lies in the Nth week past the release (F+1 for its first
+    seven days), so no two weeks share a label.
+    """
+    week = 7 * 86400
+
+    def label(p) -> str:
+        past = (p.date - release).total_seconds()
+        if past <= 0:
+            return f"{prefix}-{int(-past // week)}"
+        return f"{prefix}+{math.ceil(past / week)}"
+
+    return [p.label if p.named else label(p) for p in points]
 
 
 def _quote(label: str) -> str:

@@ -113,28 +113,3 @@ def to_csv(result: ScanResult) -> str:
     for u in result.usages:
         writer.writerow([u.path, u.line, u.col, u.kind, u.name, u.suggestion])
     return out.getvalue()
-
-
-def render(result: ScanResult, console) -> None:
-    """The default human view: summary, per-kind table, per-usage table."""
-    from rich.table import Table
-
-    console.print(f"[bold]{result.lines}[/] lines mention eventlet; "
-                  f"{len(result.production)} production and {len(result.test)} test files import it.")
-    by_kind: dict[str, list[Usage]] = {}
-    for u in result.usages:
-        by_kind.setdefault(u.kind, []).append(u)
-    summary = Table(title="Usages by primitive")
-    for col in ("kind", "count", "category", "suggested replacement"):
-        summary.add_column(col, justify="right" if col == "count" else "left")
-    for kind, items in sorted(by_kind.items(), key=lambda kv: -len(kv[1])):
-        summary.add_row(kind, str(len(items)), items[0].category, items[0].suggestion)
-    console.print(summary)
-    detail = Table(title="Usages")
-    for col in ("location", "kind", "name"):
-        detail.add_column(col)
-    for u in result.usages:
-        detail.add_row(f"{u.path}:{u.line}:{u.col}", u.kind, u.name)
-    console.print(detail)
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -28,7 +28,7 @@ from offramp.migrate._analyze import imports_eventlet
 from offramp.migrate._git import Git, GitError
 from offramp.migrate._walk import DEFAULT_EXCLUDES, excluded, is_test_path
 
-__all__ = ["GitError", "Point", "TreeCounter", "parse_every", "parse_date", "trend"]
+__all__ = ["GitError", "NoPoints", "Point", "TreeCounter", "parse_every", "parse_date", "trend"]
 
 _EVERY_RE = re.compile(r"^(\d+)([dw])$")
 _REGULAR = ("100644", "100755", "100664")
@@ -240,6 +240,24 @@ class History:
         return _when(self.commits[0][1])
 
 
+class NoPoints(ValueError):
+    """Nothing to count: every date is before the history, no tag matched."""
+
+
+def _no_points(history: History, dates: list, tags: str | None) -> NoPoints:
+    first, tip = history.first_date.date(), history.tip_date.date()
+    why = [f"the history covers {first} to {tip} (first-parent commits)"]
+    if dates:
+        span = (f"the requested date {dates[0][1].date()} is" if len(dates) == 1 else
+                f"all {len(dates)} requested dates ({dates[0][1].date()} to "
+                f"{dates[-1][1].date()}) are")
+        why.append(f"{span} before its first commit")
+    if tags is not None:
+        why.append(f"no tag matches {tags!r}")
+    return NoPoints(f"no points: {', and '.join(why)}. Ask for dates from {first} on, "
+                    f"e.g. --since {first}, or --at {tip}")
+
+
 def date_points(history: History, every: dt.timedelta | None, since: dt.datetime | None,
                 until: dt.datetime | None, at: list[tuple[str | None, dt.datetime]]):
     """``(label, date, named)`` for --at and --every, in date order."""
@@ -330,13 +348,16 @@ def trend(repo: str, branch: str = "HEAD", every: str | None = None, since: str 
     try:
         history = History(git, branch)
         wanted = []
-        for label, when, named in date_points(history, step, since_d, until_d, at_list):
+        dates = date_points(history, step, since_d, until_d, at_list)
+        for label, when, named in dates:
             found = history.as_of(when)
             if found:  # before the first commit: nothing to count
                 wanted.append((label, when, named, found[0]))
         if tags is not None:
             wanted += tag_points(git, tags)
             wanted.sort(key=lambda w: w[1])
+        if not wanted:
+            raise _no_points(history, dates, tags)
         ref_tips = resolve_refs(git, refs or [])
         counter = TreeCounter(git, excludes, utf8)
         points = []
