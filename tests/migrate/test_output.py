@@ -187,3 +187,16 @@ def test_no_points_says_why_and_what_the_history_covers(repo):
     out = run_piped("trend", repo.path, "--every", "7d", "--since", "2025-06-04", "--json")
     assert out.returncode == 0
     assert [(p["date"], p["lines"]) for p in json.loads(out.stdout)] == [("2025-06-04", 1)]
+
+
+def test_closed_pipe_ends_services_quietly(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "cmd.py").write_text("import eventlet\n\n\ndef main():\n"
+                                             "    eventlet.sleep(1)\n")
+    scripts = "".join(f"    service-{i} = pkg.cmd:main\n" for i in range(400))
+    (tmp_path / "setup.cfg").write_text(f"[entry_points]\nconsole_scripts =\n{scripts}")
+    # 400 services, one table each: far more than a pipe holds.
+    line, proc, err = run_head_1("services", str(tmp_path))
+    assert line.startswith("Entry points of")
+    assert err == "" and proc.returncode == CLOSED_PIPE_STATUS
