@@ -14,6 +14,17 @@ def register(subparsers) -> None:
         description="Count eventlet references at points of a branch's first-parent history "
                     "(dates, every N days/weeks, or tags) straight from git objects, and how "
                     "many references unmerged refs would remove.")
+    add_history_arguments(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    fmt.add_argument("--csv", action="store_true", help="print CSV")
+    fmt.add_argument("--mermaid", action="store_true", help="print a Mermaid xychart-beta block")
+    p.add_argument("--chart", metavar="FILE.png|svg", help="also draw a bar chart")
+    p.set_defaults(func=run)
+
+
+def add_history_arguments(p) -> None:
+    """REPO and the options that choose points, shared with ``offramp report``."""
     p.add_argument("repo", metavar="REPO", help="path to a git repository")
     p.add_argument("--branch", default="HEAD", help="branch whose history is sampled (HEAD)")
     p.add_argument("--every", metavar="N{d,w}", help="a point every N days or weeks (default 7d)")
@@ -27,19 +38,26 @@ def register(subparsers) -> None:
                         "repeatable")
     p.add_argument("--exclude-dir", action="append", metavar="GLOB",
                    help="directory names to skip (default: releasenotes)")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON")
-    fmt.add_argument("--csv", action="store_true", help="print CSV")
-    fmt.add_argument("--mermaid", action="store_true", help="print a Mermaid xychart-beta block")
-    p.add_argument("--chart", metavar="FILE.png|svg", help="also draw a bar chart")
     p.add_argument("--name", help="project name in the title (default: REPO's directory name)")
     p.add_argument("--title", help="chart title")
     p.add_argument("--x-title", help="x-axis title")
     p.add_argument("--y-title", default="Remaining references and in-flight removals")
     p.add_argument("--countdown", metavar="DATE:PREFIX",
-                   help="label points PREFIX-N, N whole weeks before DATE (e.g. 2025-10-01:F)")
+                   help="label points PREFIX-N, N whole weeks before DATE, and PREFIX+N after "
+                        "it (e.g. 2025-10-01:F)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(func=run)
+
+
+def parse_countdown(text: str | None):
+    """``DATE:PREFIX`` -> (end of DATE, PREFIX), or None."""
+    from offramp.migrate import trend
+
+    if not text:
+        return None
+    date, sep, prefix = text.partition(":")
+    if not sep or not prefix:
+        raise ValueError(f"invalid --countdown {text!r}: expected DATE:PREFIX, e.g. 2025-10-01:F")
+    return trend.parse_date(date, "--countdown date"), prefix
 
 
 def run(args) -> int:
@@ -50,14 +68,8 @@ def run(args) -> int:
     try:
         if not os.path.isdir(args.repo):
             raise ValueError(f"REPO {args.repo!r} is not a directory")
-        countdown = None
-        if args.countdown:
-            date, sep, prefix = args.countdown.partition(":")
-            if not sep or not prefix:
-                raise ValueError(f"invalid --countdown {args.countdown!r}: expected DATE:PREFIX, "
-                                 f"e.g. 2025-10-01:F")
-            countdown = (trend.parse_date(date, "--countdown date"), prefix)
-        with _progress(not args.no_progress and sys.stderr.isatty()) as progress:
+        countdown = parse_countdown(args.countdown)
+        with progress_bar(not args.no_progress and sys.stderr.isatty()) as progress:
             points, _ = trend.trend(args.repo, args.branch, args.every, args.since, args.until,
                                     args.at, args.tags, args.in_flight, excludes,
                                     progress=progress)
@@ -88,7 +100,7 @@ def run(args) -> int:
     return 0
 
 
-class _progress:
+class progress_bar:
     """A rich progress bar on stderr, or nothing."""
 
     def __init__(self, enabled: bool) -> None:
