@@ -64,7 +64,7 @@ def run(args) -> int:
                 service["probe"] = found.as_dict()
         print(json.dumps(data, indent=2))
     else:
-        _render(report, probes)
+        _render(report, probes, args.path)
     return 0
 
 
@@ -77,7 +77,7 @@ def _verdict(service) -> str:
     return f"eventlet ({static} by import)" if static else "eventlet (string edges only)"
 
 
-def _render(report, probes) -> None:
+def _render(report, probes, path: str) -> None:
     rows = []
     for s in report.services:
         ep = s.entry_point
@@ -92,7 +92,7 @@ def _render(report, probes) -> None:
     columns = ["service", "group", "entry point", "modules", "use eventlet", "via strings",
                "usages", "verdict"] + (["probe"] if probes else [])
     source = ", ".join(report.declared_in) or "command line"
-    _output.table(f"Entry points of {report.root} ({source})", columns, rows,
+    _output.table(f"Entry points of {path} ({source})", columns, rows,
                   numeric=("modules", "use eventlet", "via strings", "usages"))
     for s in report.services:
         if not s.modules:
