@@ -267,3 +267,42 @@ def test_cli_json_and_piped_table(proj):
             "proj/service.py:6 MANAGERS['proj-api'] = 'proj.api.manager.ApiManager' (counts for "
             "proj-api only: a map keyed by service name)") in [
         " ".join(line.split()) for line in table.stdout.splitlines()]
+
+
+def test_two_packages_names_built_at_run_time_and_a_cycle_across_them(tmp_path):
+    root = write(tmp_path / "two", {
+        "pyproject.toml": '[project]\nname = "two"\nversion = "1"\n'
+                          '[project.scripts]\na = "alpha.cmd:main"\n',
+        "alpha/__init__.py": "",
+        "alpha/cmd.py": "import beta.loader\n\nfrom alpha import virt  # noqa\n\n\n"
+                        "def main():\n    beta.loader.load('green')\n",
+        # alpha.helpers and beta.loader import each other.
+        "alpha/helpers.py": "import beta.loader  # noqa\nfrom eventlet import event\n\n"
+                            "DONE = event.Event()\n",
+        "alpha/virt.py": "from oslo_utils import importutils\n\n\ndef load(name):\n"
+                         "    return importutils.import_object('alpha.drivers_%s' % name)\n",
+        "alpha/drivers_green.py": "from eventlet import tpool\n\nrun = tpool.execute\n",
+        "alpha/other.py": "import eventlet\n\neventlet.sleep(0)\n",
+        "beta/__init__.py": "",
+        "beta/loader.py": "import importlib\n\nfrom alpha import helpers  # noqa\n\n\n"
+                          "def load(kind):\n"
+                          "    return importlib.import_module(f'{__package__}.drivers.{kind}')\n",
+        "beta/drivers/__init__.py": "",
+        "beta/drivers/green.py": "import eventlet\n\nserve = eventlet.listen\n",
+        "beta/drivers/plain.py": "import socket  # noqa\n",
+    })
+    [service] = services(str(root)).services
+    assert chains(service) == {
+        "alpha.helpers": [(None, "alpha.cmd"), ("import", "beta.loader"),
+                          ("import", "alpha.helpers")],
+        "alpha.drivers_green": [(None, "alpha.cmd"), ("import", "alpha.virt"),
+                                ("string", "alpha.drivers_green")],
+        "beta.drivers.green": [(None, "alpha.cmd"), ("import", "beta.loader"),
+                               ("string", "beta.drivers.green")],
+    }
+    hops = {m.module: m.chain[-1] for m in service.modules if m.string_edges}
+    assert (hops["alpha.drivers_green"].where, hops["alpha.drivers_green"].via) == (
+        "alpha/virt.py:5",
+        "import_object() of a name starting 'alpha.drivers_': any module it can name")
+    assert (hops["beta.drivers.green"].where, hops["beta.drivers.green"].text) == (
+        "beta/loader.py:7", "{__package__}.drivers.")

@@ -26,7 +26,9 @@ IMPORT_CALLS = frozenset({
 })
 # oslo.config: cfg.StrOpt('driver', default='pkg.mod.Class').
 _OPT_RE = re.compile(r"Opt$")
-_PREFIX_RE = re.compile(r"^([A-Za-z_][\w.]*?)\.?(?:%|\{)")
+# A dotted start, possibly from the module's own name: 'pkg.virt.', '{__name__}._'.
+_PREFIX_RE = re.compile(r"^(?:\{__(?:name|package)__\}|[A-Za-z_])[\w.]*$")
+SELF_NAMES = ("__name__", "__package__")
 
 
 @dataclass(frozen=True)
@@ -71,22 +73,32 @@ def _text(node: ast.AST | None) -> str | None:
 
 
 def _prefix(node: ast.AST) -> str | None:
-    """``'pkg.virt.%s' % x``, ``'pkg.virt.' + x``, ``f'pkg.virt.{x}'``: ``pkg.virt``."""
+    """The constant start of a name built at run time, up to the first variable part.
+
+    ``'pkg.virt.%s' % x`` and ``'pkg.virt.' + x`` give ``pkg.virt.``;
+    ``f'{__name__}._{mode}'`` gives ``{__name__}._``, the module's own name
+    being filled in by the caller (``{__package__}`` likewise).
+    """
     text = None
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
         text = _text(node.left)
-        if text is not None and isinstance(node.op, ast.Add):
-            text += "{"
-    elif isinstance(node, ast.JoinedStr) and node.values:
-        first = _text(node.values[0])
-        text = first + "{" if first is not None and len(node.values) > 1 else None
+        if text is not None and isinstance(node.op, ast.Mod):
+            text = text.split("%", 1)[0]
+    elif isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if _text(value) is not None:
+                parts.append(value.value)
+            elif isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Name) \
+                    and value.value.id in SELF_NAMES and value.format_spec is None:
+                parts.append("{" + value.value.id + "}")
+            else:
+                break
+        text = "".join(parts)
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "format":
-        text = _text(node.func.value)
-    if text is None:
-        return None
-    m = _PREFIX_RE.match(text)
-    return m.group(1) if m else None
+            and node.func.attr == "format" and _text(node.func.value) is not None:
+        text = node.func.value.value.split("{", 1)[0]
+    return text if text and _PREFIX_RE.match(text) else None
 
 
 class _Visitor(ast.NodeVisitor):
@@ -136,7 +148,8 @@ class _Visitor(ast.NodeVisitor):
                 value = _text(first)
                 if value is not None:
                     self.done.add(id(first))
-                    self.out.refs.append(StringRef(value, first.lineno, "import prefix", func))
+                    self.out.refs.append(StringRef(value.rstrip(".") + ".", first.lineno,
+                                                   "import prefix", func))
             elif _text(first) is not None:
                 self._ref(first, "import call", call=func)
             else:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from offramp.migrate import _project
 from offramp.migrate._project import EntryPoint, Project, ProjectError
-from offramp.migrate._strings import ModuleStrings, StringRef, module_strings
+from offramp.migrate._strings import IMPORT_CALLS, ModuleStrings, StringRef, module_strings
 from offramp.migrate._walk import DEFAULT_EXCLUDES, TEST_DIRS, is_test_path
 
 __all__ = ["Hop", "ModuleUse", "ProjectError", "ServiceResult", "ServicesReport", "services"]
@@ -168,10 +168,20 @@ class _Modules:
                 return name
         return None
 
-    def children(self, package: str) -> list[str]:
-        depth = package.count(".") + 1
-        return sorted(m for m in self.names
-                      if m.startswith(package + ".") and m.count(".") == depth)
+    def starting_with(self, prefix: str, importer: str) -> list[str]:
+        """Modules a name starting with ``prefix`` can load: the matching children.
+
+        ``'pkg.virt.'`` gives every module directly under ``pkg.virt``;
+        ``'{__name__}._'`` (in ``pkg.backends``) those under it starting with ``_``.
+        """
+        own_package = importer if (self.path(importer) or "").endswith("__init__.py") \
+            else importer.rpartition(".")[0]
+        prefix = prefix.replace("{__name__}", importer).replace("{__package__}", own_package)
+        package, _, stem = prefix.rpartition(".")
+        if package not in self.names:
+            return []
+        return sorted(m for m in self.names if m.rpartition(".")[0] == package
+                      and m.rpartition(".")[2].startswith(stem))
 
 
 def _build_graph(project: Project):
@@ -217,7 +227,9 @@ class _StringEdges:
         self.parsed: dict[str, ModuleStrings] = {}
         self.warnings: list[str] = []
         packages = b"|".join(re.escape(n.encode()) for n in sorted(modules.project.packages))
-        self._candidates = re.compile(rb"""['"](?:""" + packages + rb""")[.:]""")
+        # A quoted project name, or a loading call whose name may be built at run time.
+        self._candidates = re.compile(rb"""['"](?:""" + packages + rb""")[.:]|\b(?:"""
+                                      + "|".join(sorted(IMPORT_CALLS)).encode() + rb""")\(""")
         self._groups = re.compile(b"|".join(re.escape(g.encode()) for g in sorted(self.groups))) \
             if self.groups else None
         self.keyed: dict[str, list[tuple[str, StringRef]]] = {}  # map name -> (module, entry)
@@ -312,10 +324,11 @@ class _StringEdges:
             if per_service and self.keyed_mode == "per-service":
                 continue  # in edges()
             if ref.context == "import prefix":
-                for target in self.modules.children(ref.value):
-                    out.append(_Edge(target, "string", ref.line,
-                                     f"{ref.call}() of a name under {ref.value!r}: any module "
-                                     f"there", ref.value, everyone))
+                for target in self.modules.starting_with(ref.value, module):
+                    if target != module:
+                        out.append(_Edge(target, "string", ref.line,
+                                         f"{ref.call}() of a name starting {ref.value!r}: any "
+                                         f"module it can name", ref.value, everyone))
                 continue
             target = self.modules.resolve(ref.value)
             if target and target != module:
