@@ -221,13 +221,20 @@ def test_pyproject_scripts_src_layout_and_outside_modules(tmp_path):
         "src/app/clean.py": "import threading  # noqa\n",
         "pyproject.toml": '[project]\nname = "app"\nversion = "1"\n'
                           '[project.scripts]\napp = "app.main:run"\nclean = "app.clean:main"\n'
-                          'other = "elsewhere.cmd:main"\n',
+                          'other = "elsewhere.cmd:main"\ntypo = "app.mian:run"\n',
     })
     report = by_name(services(str(root)))
     assert chains(report["app"]) == {"app.core": [(None, "app.main"), ("import", "app.core")]}
     assert report["app"].modules[0].kinds == {"sleep": 1}
     assert report["clean"].ready and report["clean"].closure == 2  # app.clean and app
     assert not report["other"].in_project and not report["other"].ready
+    assert not report["other"].missing and report["typo"].missing
+    out = offramp("services", str(root))
+    assert out.returncode == 0, out.stderr
+    verdicts = {line.split()[0]: line.split("  ")[-1].strip() for line in out.stdout.splitlines()
+                if line.split()[1:2] == ["console_scripts"]}
+    assert verdicts == {"app": "eventlet (1 by import)", "clean": "ready",
+                        "other": "outside the project", "typo": "no such module in the project"}
 
 
 def test_bad_input_is_named(tmp_path):

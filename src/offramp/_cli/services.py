@@ -69,6 +69,8 @@ def run(args) -> int:
 
 
 def _verdict(service) -> str:
+    if service.missing:
+        return "no such module in the project"
     if not service.in_project:
         return "outside the project"
     if service.ready:

@@ -83,6 +83,7 @@ class ServiceResult:
     in_project: bool
     closure: int = 0  # modules of the project it loads
     modules: list[ModuleUse] = field(default_factory=list)
+    missing: bool = False  # named under a project package that has no such module
 
     @property
     def ready(self) -> bool:
@@ -96,7 +97,7 @@ class ServiceResult:
     def as_dict(self) -> dict:
         ep = self.entry_point
         return {"name": ep.name, "group": ep.group, "target": ep.target,
-                "in_project": self.in_project, "closure": self.closure,
+                "in_project": self.in_project, "missing": self.missing, "closure": self.closure,
                 "ready": self.ready, "usages": self.usages,
                 "eventlet_modules": [m.as_dict() for m in self.modules]}
 
@@ -459,7 +460,8 @@ def services(root: str, modules: list[str] | None = None, keyed_maps: str = "per
     results = []
     for ep in entry_points:
         if ep not in closures:
-            results.append(ServiceResult(ep, in_project=False))
+            top = ep.module.split(".")[0]
+            results.append(ServiceResult(ep, False, missing=top in project.packages))
             continue
         best = closures[ep]
         uses = []
