@@ -478,6 +478,8 @@ class _Walker:
             for i, part in enumerate(parts[:-1]):
                 parts[i + 1]._p = part
             last = parts[-1]
+            # f().x.y: the attributes of an object built in place.
+            self.chains.append((node, None, parts[::-1], scope, deferred, ann))
             self.sub(last.value, last, scope, deferred, ann)
 
     def v_Call(self, node, scope, deferred, ann):
@@ -604,9 +606,24 @@ class _Resolver:
             return ("A", name)
         return ("L", sid, name)
 
+    def _in_type_expression(self, node, scope: int) -> bool:
+        """``ty.Dict[str, eventlet.event.Event]``: typing, not a runtime use."""
+        p = getattr(node, "_p", None)
+        while type(p) in (ast.Tuple, ast.List, ast.Subscript, ast.BinOp):
+            if type(p) is ast.Subscript and p.slice is not None:
+                q = self.value_qualname(p.value, scope, 0)
+                if q is not None and q.split(".")[0] in ("typing", "typing_extensions",
+                                                         "collections"):
+                    return True
+            p = getattr(p, "_p", None)
+        return False
+
     def shape(self, node, scope: int) -> tuple:
         p = getattr(node, "_p", None)
         tp = type(p)
+        if tp in (ast.Tuple, ast.List, ast.Subscript, ast.BinOp) \
+                and self._in_type_expression(node, scope):
+            return ("annotation",)
         if tp is ast.Attribute and p.value is node:
             pp = getattr(p, "_p", None)
             if type(pp) is ast.Call and pp.func is p:
@@ -654,6 +671,8 @@ class _Resolver:
             return ("escape", "stored in a container")
         if tp is ast.Subscript:
             return ("escape", "subscripted")
+        if tp is ast.ClassDef:
+            return ("escape", "a base class")
         return ("escape", tp.__name__.lower())
 
     def node_shape(self, node, scope):
@@ -722,7 +741,10 @@ class _Resolver:
 
     def chain(self, node, head, parts, scope, import_time, ann):
         """One dotted chain ``head.p1.p2``, recorded from its outermost node."""
-        qual, certain, iid, bscope, candidate = self.meaning(head.id, scope)
+        if head is None:
+            qual, certain, iid, bscope, candidate = None, False, -1, 0, False
+        else:
+            qual, certain, iid, bscope, candidate = self.meaning(head.id, scope)
         self._use_import(iid)
         nodes = [head, *parts]
         if qual is not None:

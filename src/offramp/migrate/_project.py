@@ -89,9 +89,14 @@ def _inside(inner, outer) -> bool:
 
 
 class Project:
-    def __init__(self, files: list[SourceFile]):
+    def __init__(self, files: list[SourceFile], known_modules=()):
         self.files = files
-        self.modules = {f.module: i for i, f in enumerate(files) if f.module}
+        counts = defaultdict(int)
+        for f in files:
+            counts[f.module] += 1
+        # Two loose scripts of one name are not one module.
+        self.modules = {f.module: i for i, f in enumerate(files) if f.module and counts[f.module] == 1}
+        self.known = set(known_modules) | set(self.modules)
         self.patched_quals: dict[str, tuple] = {}  # qualname -> (file, line, kind)
         self.patched_keys: dict[tuple, tuple] = {}  # tree key -> (file, line)
         self.class_values: dict[str, tuple] = {}  # constructor qualname -> (file, line, why)
@@ -102,7 +107,8 @@ class Project:
         if kind == "L":
             return ("L", file, key[1], key[2])
         if kind == "G":
-            return ("G", self.files[file].module or f"#{file}", key[1])
+            module = self.files[file].module
+            return ("G", module if module in self.modules else f"#{file}", key[1])
         if kind == "A":
             return key
         return self.qual_key(key[1])
@@ -112,7 +118,7 @@ class Project:
         parts = qualname.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:cut])
-            if module in self.modules:
+            if module in self.known:
                 rest = parts[cut:]
                 if len(rest) == 1:
                     return ("G", module, rest[0])
@@ -126,10 +132,10 @@ class Project:
             return dotted, None
         for cut in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:cut])
-            if module in self.modules:
-                facts = self.files[self.modules[module]].facts
+            if module in self.known:
+                index = self.modules.get(module)
                 rest = parts[cut:]
-                alias = facts.exports.get(rest[0])
+                alias = self.files[index].facts.exports.get(rest[0]) if index is not None else None
                 if alias is not None:
                     return ".".join([alias, *rest[1:]]), None
                 if len(rest) == 1:
@@ -150,7 +156,7 @@ class Project:
             for span, base, attr in facts.patches:
                 if base:
                     qual = f"{base}.{attr}"
-                    key = self.qual_key(qual) if base in self.modules else None
+                    key = self.qual_key(qual) if base in self.known else None
                     if key is not None:
                         self.patched_keys.setdefault(key, (i, span[0]))
                     else:
@@ -162,7 +168,7 @@ class Project:
                 if kind in ("store", "setattr", "del"):
                     self.patched_quals.setdefault(ref.qualname, (i, ref.span[0], "mock"))
                 elif kind not in ("call", "annotation") and constructor_rule(ref.qualname):
-                    why = "used as a value" if kind != "escape" else ref.shape[1]
+                    why = "used as a value" + (f" ({ref.shape[1]})" if kind == "escape" else "")
                     self.class_values.setdefault(ref.qualname, (i, ref.span[0], why))
 
     def patch_of(self, qualname: str):
@@ -262,8 +268,8 @@ class Project:
         patch = self.patch_of(ref.qualname)
         if patch is not None:
             qual, (pfile, pline, _) = patch
-            return (f"a test patches {qual} ({self.files[pfile].path}:{pline}); the patch would "
-                    f"no longer apply", pfile, pline)
+            return (f"a test patches {qual}, the patch would no longer apply "
+                    f"({self._at(pfile, pline)})", pfile, pline)
         return None
 
     # -- objects -------------------------------------------------------------
@@ -331,8 +337,8 @@ class Project:
         for qual in {ref.qualname for _, ref, _, _ in items}:
             if qual in self.class_values:
                 f, line, why = self.class_values[qual]
-                return refuse(f"{qual} itself is {why} (isinstance, spec, subclass...), so its "
-                              f"objects cannot change type ({self._at(f, line)})")
+                return refuse(f"the class {qual} is {why}: its objects cannot change type "
+                              f"({self._at(f, line)})")
             patch = self.patch_of(qual)
             if patch is not None:
                 p, (f, line, _) = patch

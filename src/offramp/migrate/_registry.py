@@ -156,6 +156,8 @@ class Rule:
             return f"it escapes ({shape[1]}), so its uses cannot all be seen"
         if kind == "discard":
             return self.must_be_read or None
+        if kind == "bind":
+            return "it is stored where its uses cannot be followed"
         if kind == "del":
             return None
         return f"used as {kind}"

@@ -225,22 +225,27 @@ def _path_excluded(rel: str, globs: tuple[str, ...]) -> bool:
                for g in globs)
 
 
-def _watch_pattern(project, plan_objects) -> re.Pattern | None:
-    words = set()
+def _watch_list(project, plan_objects) -> list:
+    """``(literal, pattern)`` pairs: a file is read for the pattern only when
+    it holds the literal (a substring test is far cheaper than a regex)."""
+    out = set()
     for key in plan_objects:
         if key[0] == "A":
-            words.add(rb"\." + re.escape(key[1].encode()) + rb"\b")
-            words.add(rb"['\"]" + re.escape(key[1].encode()) + rb"['\"]")
+            name = re.escape(key[1].encode())
+            out.add((key[1].encode(), rb"\." + name + rb"\b|['\"]" + name + rb"['\"]"))
         elif key[0] == "G":
-            words.add(rb"\b" + re.escape(key[2].encode()) + rb"\b")
+            out.add((key[2].encode(), rb"\b" + re.escape(key[2].encode()) + rb"\b"))
     for f in project.files:
         last = (f.module or "").rsplit(".", 1)[-1].encode()
         for name, qual in f.facts.exports.items():
             if qual.split(".")[0] in ("eventlet", "greenlet") and last:
-                words.add(rb"\b" + re.escape(last) + rb"\." + re.escape(name.encode()) + rb"\b")
-    if not words:
-        return None
-    return re.compile(b"|".join(sorted(words)))
+                literal = last + b"." + name.encode()
+                out.add((literal, rb"\b" + re.escape(literal) + rb"\b"))
+    return [(lit, re.compile(pat)) for lit, pat in sorted(out)]
+
+
+def _watched(data: bytes, watch: list) -> bool:
+    return any(lit in data and pat.search(data) for lit, pat in watch)
 
 
 def _object_keys(project) -> set:
@@ -305,9 +310,11 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
         candidates.append((shown, real, entry.rel, data))
     run.files_seen = len(candidates)
 
+    entry_modules = {spec.partition(":")[0] for spec in entry_points}
     selected = [i for i, c in enumerate(candidates)
                 if any(n in c[3] for n in wanted)
-                or (b"bootstrap" in c[3] and b"offramp" in c[3])]
+                or (b"bootstrap" in c[3] and b"offramp" in c[3])
+                or (entry_modules and modules.name(c[1])[0] in entry_modules)]
     chosen = set(selected)
     files: list = []
     index_of: dict[int, int] = {}
@@ -324,29 +331,30 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
             index_of[i] = len(files)
             files.append(SourceFile(candidates[i][0], job[1], facts, kept, whole))
 
+    known = {modules.name(c[1])[0] for c in candidates} - {""}
     add(selected)
-    project = Project(files)
+    project = Project(files, known)
     # Follow objects and mockable names into the files that mention them.
     destination_checked = False
     while True:
-        project = Project(files)
-        pattern = _watch_pattern(project, _object_keys(project))
+        project = Project(files, known)
+        watch = _watch_list(project, _object_keys(project))
         more = []
         for i, c in enumerate(candidates):
             if i in chosen:
                 continue
-            if (pattern is not None and pattern.search(c[3])) or \
-                    (not destination_checked and _DESTINATION_PATCH.search(c[3])):
+            if _watched(c[3], watch) or (not destination_checked and b"sleep" in c[3]
+                                         and _DESTINATION_PATCH.search(c[3])):
                 more.append(i)
         destination_checked = True
         if not more:
             break
         chosen.update(more)
         add(more)
-    project = Project(files)
+    project = Project(files, known)
     run.files_parsed = len(files)
     plan = project.plan()
-    entry_edits = _entry_points(project, entry_points, plan)
+    _entry_points(project, entry_points, plan)
     for fix in plan.fixes:
         run.fixes.append((files[fix.edits[0].file].path, fix))
     for refusal in plan.refusals:
@@ -356,8 +364,6 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
     from offramp.migrate._apply import ApplyError, apply_edits
 
     by_file = plan.edits_by_file()
-    for j, e in entry_edits.items():
-        by_file[j] = by_file.get(j, []) + e
     for i, c in enumerate(candidates):
         shown, real, _rel, data = c
         j = index_of.get(i)
@@ -397,9 +403,8 @@ def _undecodable(data: bytes) -> str | None:
     return None
 
 
-def _entry_points(project, entry_points, plan) -> dict:
+def _entry_points(project, entry_points, plan) -> None:
     """``offramp.bootstrap()`` as the first statement of each MODULE:FUNC."""
-    out = defaultdict(list)
     for spec in entry_points:
         module, _, func = spec.partition(":")
         index = project.modules.get(module)
@@ -424,11 +429,11 @@ def _entry_points(project, entry_points, plan) -> dict:
         if first.lineno == target.lineno:
             raise ValueError(f"invalid --entry-point {spec!r}: {func} is written on one line")
         indent = " " * first.col_offset
-        out[index].append(Edit(index, (first.lineno, 0, first.lineno, 0),
-                               ("insert", f"{indent}{BOOTSTRAP}\n")))
-        plan.add_imports[index].add("offramp")
-        plan.fixes.append(Fix(f"bootstrap in {spec}", (), ((index, "offramp", 0),)))
-    return out
+        edit = Edit(index, (first.lineno, 0, first.lineno, 0), ("insert", f"{indent}{BOOTSTRAP}\n"))
+        if not any(imp.scope == 0 and imp.local == "offramp" and not imp.is_from
+                   for imp in facts.imports):
+            plan.add_imports[index].add("offramp")
+        plan.fixes.append(Fix(f"bootstrap in {spec}", (edit,), ((index, "offramp", 0),)))
 
 
 _IMPORT_RE = re.compile(
@@ -492,7 +497,7 @@ def _bootstrap_check(project, plan, candidates, modules) -> list[str]:
         graph[module] = _imports_of(module, is_package, data, known)
     roots = {f.module for f in project.files
              if any(r.qualname == "offramp.bootstrap" for r in f.facts.refs)}
-    roots |= {project.files[fix.imports[0][0]].module for fix in plan.fixes
+    roots |= {project.files[fix.edits[0].file].module for fix in plan.fixes
               if fix.what.startswith("bootstrap in ")}
     reached, todo = set(roots), list(roots)
     while todo:
