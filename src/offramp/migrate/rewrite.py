@@ -164,13 +164,24 @@ def _progress(total: int, label: str):
     return progress
 
 
+def _can_fork_workers() -> bool:
+    """Not from a process eventlet has monkey-patched (a test run in eventlet
+    mode): its green threads and sockets do not survive a process pool."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("thread"):
+        return False
+    import multiprocessing
+
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
 def analyse(jobs_list, jobs: int) -> list:
     """FileFacts for each ``(path, module, is_package)``, in order."""
     if not jobs_list:
         return []
     progress = _progress(len(jobs_list), "analysing")
     try:
-        if jobs > 1 and len(jobs_list) >= POOL_MIN_FILES:
+        if jobs > 1 and len(jobs_list) >= POOL_MIN_FILES and _can_fork_workers():
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
