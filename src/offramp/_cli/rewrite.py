@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="processes for parsing (default: the number of CPUs)")
     p.add_argument("--quiet", action="store_true", help="no per-use reasons, only the summary")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON summary (fixes, refusals with reasons, bootstrap warnings) "
+                        "on stdout instead of the diff")
     p.set_defaults(func=run)
 
 
@@ -44,6 +47,11 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"offramp rewrite: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        import json
+
+        print(json.dumps(summary(result), indent=1))
+        return 1 if result.refused or any(r.result.error for r in result.results) else 0
     changed = errors = 0
     for item in result.results:
         if item.result.error:
@@ -77,3 +85,19 @@ def run(args) -> int:
         for reason, n in reasons.most_common(8):
             print(f"  {n:4d}  {reason}", file=sys.stderr)
     return 1 if errors or result.refused else 0
+
+
+def summary(result) -> dict:
+    """The run as plain data: what changed, what was left alone and why."""
+    return {
+        "files_seen": result.files_seen,
+        "files_analysed": result.files_parsed,
+        "files_changed": sorted(r.path for r in result.results if r.result.changed),
+        "unparseable": sorted(r.path for r in result.results if r.result.error),
+        "fixes": [{"file": path, "line": fix.edits[0].span[0] if fix.edits else 0,
+                   "what": fix.what} for path, fix in result.fixes],
+        "refusals": [{"file": path, "line": r.line, "what": r.what, "reason": r.reason}
+                     for path, r in result.refusals],
+        "bootstrap_warnings": result.bootstrap_warnings,
+        "refused_paths": result.refused,
+    }

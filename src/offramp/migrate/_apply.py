@@ -210,10 +210,13 @@ def _tidy(text: str, nl: str) -> str:
 def apply_edits(source: bytes, facts, edits, add: set[str], remove: set[int]) -> bytes:
     """The new bytes of one file."""
     t = _Text(source)
+    # Zero-width insertions at one offset land in list order: imports (inside
+    # their block markers) come before an edit inserted at the same place.
     changes = []
+    edit_changes = []
     for edit in edits:
         start, end = t.span(edit.span)
-        changes.append((start, end, lambda seg, op=edit.op: _transform(seg, op)))
+        edit_changes.append((start, end, lambda seg, op=edit.op: _transform(seg, op)))
     gone = set()
     by_stmt: dict[tuple, list] = {}
     for imp in facts.imports:
@@ -233,12 +236,12 @@ def apply_edits(source: bytes, facts, edits, add: set[str], remove: set[int]) ->
                 end = t.line_start(span[2] + 2)  # do not leave two blank lines
             if imps[0].alone:
                 indent = re.match(r"[ \t]*", t.lines[span[0] - 1]).group()
-                changes.append((start, end, lambda _s, i=indent: f"{i}pass{t.newline}"))
+                edit_changes.append((start, end, lambda _s, i=indent: f"{i}pass{t.newline}"))
             else:
-                changes.append((start, end, lambda _s: ""))
+                edit_changes.append((start, end, lambda _s: ""))
         else:
             start, end = t.span(span)
-            changes.append((start, end, lambda seg, d=dropped: _drop_aliases(seg, d)))
+            edit_changes.append((start, end, lambda seg, d=dropped: _drop_aliases(seg, d)))
     region = _import_region(t, facts) if (add or gone) else None
     if region is not None:
         changes.append((region[0], region[0], lambda _s: _BEGIN))
@@ -246,7 +249,7 @@ def apply_edits(source: bytes, facts, edits, add: set[str], remove: set[int]) ->
         changes.append((offset, offset, lambda _s, x=text: x))
     if region is not None:
         changes.append((region[1], region[1], lambda _s: _END))
-    new = _apply_ranges(t.text, changes)
+    new = _apply_ranges(t.text, changes + edit_changes)
     if region is not None:
         new = _tidy_region(new, t.newline, *region[2:])
     return new.encode(t.encoding)

@@ -415,32 +415,47 @@ def _undecodable(data: bytes) -> str | None:
 
 
 def _entry_points(project, entry_points, plan) -> None:
-    """``offramp.bootstrap()`` as the first statement of each MODULE:FUNC."""
+    """``offramp.bootstrap()`` first in each entry point.
+
+    ``MODULE:FUNC``: as the first statement of the function (after its
+    docstring).  ``MODULE``: at module level, right after the leading
+    import block; for a test package's ``__init__``, which every test
+    module of the package imports first.
+    """
     for spec in entry_points:
-        module, _, func = spec.partition(":")
+        module, colon, func = spec.partition(":")
         index = project.modules.get(module)
-        if index is None or not func:
-            raise ValueError(f"invalid --entry-point {spec!r}: expected MODULE:FUNCTION, with "
-                             "MODULE a module of the tree being rewritten")
+        if index is None or (colon and not func):
+            raise ValueError(f"invalid --entry-point {spec!r}: expected MODULE or MODULE:FUNCTION, "
+                             "with MODULE a module of the tree being rewritten")
         facts = project.files[index].facts
         if any(r.qualname == "offramp.bootstrap" for r in facts.refs):
             continue  # already bootstraps
         path = project.files[index].path
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read())
-        target = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                       and n.name == func), None)
-        if target is None:
-            raise ValueError(f"invalid --entry-point {spec!r}: no function {func} at the top "
-                             f"level of {module}")
-        body = target.body
-        first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) \
-            and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str) \
-            else body[0]
-        if first.lineno == target.lineno:
-            raise ValueError(f"invalid --entry-point {spec!r}: {func} is written on one line")
-        indent = " " * first.col_offset
-        edit = Edit(index, (first.lineno, 0, first.lineno, 0), ("insert", f"{indent}{BOOTSTRAP}\n"))
+        if func:
+            target = next((n for n in tree.body
+                           if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                           and n.name == func), None)
+            if target is None:
+                raise ValueError(f"invalid --entry-point {spec!r}: no function {func} at the top "
+                                 f"level of {module}")
+            body = target.body
+            if body[0].lineno == target.lineno:
+                raise ValueError(f"invalid --entry-point {spec!r}: {func} is written on one line")
+        else:
+            body = tree.body
+        i = 1 if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str) else 0
+        if not func:
+            while i < len(body) and isinstance(body[i], (ast.Import, ast.ImportFrom)):
+                i += 1
+        if i < len(body):
+            line, indent = body[i].lineno, " " * body[i].col_offset
+        else:
+            line, indent = body[-1].end_lineno + 1 if body else 1, " " * (4 if func else 0)
+        edit = Edit(index, (line, 0, line, 0), ("insert", f"{indent}{BOOTSTRAP}\n"))
         if not any(imp.scope == 0 and imp.local == "offramp" and not imp.is_from
                    for imp in facts.imports):
             plan.add_imports[index].add("offramp")
@@ -519,7 +534,8 @@ def _bootstrap_check(project, plan, candidates, modules) -> list[str]:
     out = []
     for file, lines in sorted(gaining.items()):
         f = project.files[file]
-        if f.module in reached:
+        parents = {f.module.rsplit(".", n)[0] for n in range(1, f.module.count(".") + 1)}
+        if f.module in reached or parents & roots:  # a package's __init__ runs first
             continue
         out.append(f"{f.path}: gains offramp calls (line {', '.join(map(str, sorted(lines)[:5]))}) "
                    "but no module that calls offramp.bootstrap() imports it")
