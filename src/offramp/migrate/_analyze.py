@@ -47,7 +47,7 @@ class Analysis:
 
 def analyze(source: bytes, module: str = "") -> Analysis:
     """Findings and eventlet imports of one Python file's bytes."""
-    facts = file_facts(source, module)
+    facts = file_facts(source, module, objects=False)
     if facts.error:
         return _text_fallback(source, facts.error)
     return from_facts(facts)
@@ -55,7 +55,7 @@ def analyze(source: bytes, module: str = "") -> Analysis:
 
 def analyze_tree(tree) -> Analysis:
     """The same, for a tree someone else parsed (flake8)."""
-    return from_facts(tree_facts(tree))
+    return from_facts(tree_facts(tree, objects=False))
 
 
 def from_facts(facts: FileFacts) -> Analysis:

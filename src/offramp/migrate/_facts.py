@@ -162,7 +162,9 @@ class _Walker:
         self.names: list = []  # (Name node, scope, deferred, ann) loads/stores/dels
         self.calls: list = []  # (Call node, scope) with string or patch-like arguments
         self.all_names: set[str] = set()
-        self._aliases: dict[tuple[int, str], list] = {}
+        # Parents by node id: no reference cycles, so a file's tree is freed
+        # as soon as its facts are made (cycles made the GC walk every tree).
+        self.parents: dict[int, ast.AST] = {}
 
     # -- scopes and bindings ------------------------------------------------
     def new_scope(self, kind, parent, name, node) -> int:
@@ -234,15 +236,15 @@ class _Walker:
             if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST):
-                        item._p = node
+                        self.parents[id(item)] = node
                         self.visit(item, scope, deferred, ann)
             elif isinstance(value, ast.AST):
-                value._p = node
+                self.parents[id(value)] = node
                 self.visit(value, scope, deferred, ann)
 
     def sub(self, node, parent, scope, deferred, ann=False):
         if node is not None:
-            node._p = parent
+            self.parents[id(node)] = parent
             self.visit(node, scope, deferred, ann)
 
     def v_Module(self, node, scope, deferred, ann):
@@ -250,12 +252,12 @@ class _Walker:
 
     def _arguments(self, args: ast.arguments, owner, outer, deferred):
         """Defaults and annotations run in the enclosing scope."""
-        args._p = owner
+        self.parents[id(args)] = owner
         for d in args.defaults + [d for d in args.kw_defaults if d is not None]:
             self.sub(d, args, outer, deferred)
         for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
             if a is not None and a.annotation is not None:
-                a._p = args
+                self.parents[id(a)] = args
                 self.sub(a.annotation, a, outer, deferred, True)
 
     def _bind_params(self, args: ast.arguments, inner):
@@ -291,7 +293,7 @@ class _Walker:
         for d in node.decorator_list + node.bases:
             self.sub(d, node, scope, deferred)
         for k in node.keywords:
-            k._p = node
+            self.parents[id(k)] = node
             self.sub(k.value, k, scope, deferred)
         self.bind(scope, node.name, _OTHER)
         inner = self.new_scope("class", scope, node.name, node)
@@ -300,11 +302,11 @@ class _Walker:
 
     def _comprehension(self, node, scope, deferred, elements):
         gens = node.generators
-        gens[0]._p = node
+        self.parents[id(gens[0])] = node
         self.sub(gens[0].iter, gens[0], scope, deferred)
         inner = self.new_scope("comprehension", scope, "<comp>", node)
         for i, gen in enumerate(gens):
-            gen._p = node
+            self.parents[id(gen)] = node
             self._bind_other(gen.target, inner)
             if i:
                 self.sub(gen.iter, gen, inner, deferred)
@@ -329,7 +331,7 @@ class _Walker:
         self.scopes[scope].nonlocals.update(node.names)
 
     def _import_context(self, node, scope):
-        parent = node._p
+        parent = self.parents.get(id(node))
         body = None
         for field in ("body", "orelse", "finalbody", "handlers"):
             block = getattr(parent, field, None)
@@ -471,12 +473,12 @@ class _Walker:
             # Record the chain once, from its outermost node; set parents.
             for i, part in enumerate(parts):
                 nxt = parts[i + 1] if i + 1 < len(parts) else inner
-                nxt._p = part
+                self.parents[id(nxt)] = part
             inner._s = scope
             self.chains.append((node, inner, parts[::-1], scope, deferred, ann))
         else:
             for i, part in enumerate(parts[:-1]):
-                parts[i + 1]._p = part
+                self.parents[id(parts[i + 1])] = part
             last = parts[-1]
             # f().x.y: the attributes of an object built in place.
             self.chains.append((node, None, parts[::-1], scope, deferred, ann))
@@ -499,8 +501,9 @@ class _Walker:
 class _Resolver:
     """After the walk: resolve every name and chain, build the facts."""
 
-    def __init__(self, w: _Walker):
+    def __init__(self, w: _Walker, objects: bool = True):
         self.w = w
+        self.objects = objects
         self._memo: dict[int, tuple] = {}
         self.import_uses: dict[int, int] = {}
         self.refs: list[Ref] = []
@@ -608,24 +611,24 @@ class _Resolver:
 
     def _in_type_expression(self, node, scope: int) -> bool:
         """``ty.Dict[str, eventlet.event.Event]``: typing, not a runtime use."""
-        p = getattr(node, "_p", None)
+        p = self.w.parents.get(id(node))
         while type(p) in (ast.Tuple, ast.List, ast.Subscript, ast.BinOp):
             if type(p) is ast.Subscript and p.slice is not None:
                 q = self.value_qualname(p.value, scope, 0)
                 if q is not None and q.split(".")[0] in ("typing", "typing_extensions",
                                                          "collections"):
                     return True
-            p = getattr(p, "_p", None)
+            p = self.w.parents.get(id(p))
         return False
 
     def shape(self, node, scope: int) -> tuple:
-        p = getattr(node, "_p", None)
+        p = self.w.parents.get(id(node))
         tp = type(p)
         if tp in (ast.Tuple, ast.List, ast.Subscript, ast.BinOp) \
                 and self._in_type_expression(node, scope):
             return ("annotation",)
         if tp is ast.Attribute and p.value is node:
-            pp = getattr(p, "_p", None)
+            pp = self.w.parents.get(id(p))
             if type(pp) is ast.Call and pp.func is p:
                 return ("method", p.attr, self.call_info(pp, scope))
             if type(p.ctx) is not ast.Load:
@@ -684,7 +687,7 @@ class _Resolver:
         return self.shape(node, scope)
 
     def stored_value(self, target, scope):
-        p = getattr(target, "_p", None)
+        p = self.w.parents.get(id(target))
         tp = type(p)
         if tp is ast.Assign and len(p.targets) == 1 and p.targets[0] is target:
             value = p.value
@@ -727,6 +730,8 @@ class _Resolver:
             self.chain(node, node, [], scope, import_time, ann)
             return
         # Stores and deletes: every value a place gets matters.
+        if not self.objects:
+            return
         sid = self.w.store_scope(node._s, node.id)
         self.occurrences.append(Occurrence(self._place_key(node.id, sid), _span(node),
                                            self.node_shape(node, scope), scope, import_time))
@@ -761,6 +766,8 @@ class _Resolver:
                 if self.tracked(quals[0]):
                     return
                 nodes, quals = nodes[i + 1:], quals[i + 1:]
+            if not self.objects:
+                return
             if self._same_root(qual):
                 # Globals of this project's other modules: utils.DEFAULT_GREEN_POOL.
                 for n, q in zip(nodes, quals):
@@ -774,6 +781,8 @@ class _Resolver:
                                                    import_time))
             return
         # An object and its attributes: self._pool.spawn_n, w.stop.send.
+        if not self.objects:
+            return
         if candidate:
             shape = self._shape_of(head, scope, ann)
             if shape[0] != "call":
@@ -846,8 +855,12 @@ def _module_layout(tree: ast.Module):
 
 def file_facts(source: bytes, module: str = "", is_package: bool = False,
                tracked_roots: frozenset | None = None,
-               tracked_exact: frozenset | None = None) -> FileFacts:
-    """Facts of one Python file's bytes; ``error`` says why there are none."""
+               tracked_exact: frozenset | None = None, objects: bool = True) -> FileFacts:
+    """Facts of one Python file's bytes; ``error`` says why there are none.
+
+    ``objects=False`` leaves out the occurrences (what ``scan`` and ``lint``
+    do not need): the same references, in about half the time.
+    """
     if len(source) > MAX_PARSE_BYTES:
         return _empty(module, f"larger than {MAX_PARSE_BYTES} bytes, not parsed")
     try:
@@ -856,7 +869,7 @@ def file_facts(source: bytes, module: str = "", is_package: bool = False,
             tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return _empty(module, f"{type(exc).__name__}: {exc}")
-    return tree_facts(tree, module, is_package, tracked_roots, tracked_exact)
+    return tree_facts(tree, module, is_package, tracked_roots, tracked_exact, objects)
 
 
 def _empty(module, error) -> FileFacts:
@@ -865,7 +878,7 @@ def _empty(module, error) -> FileFacts:
 
 def tree_facts(tree: ast.Module, module: str = "", is_package: bool = False,
                tracked_roots: frozenset | None = None,
-               tracked_exact: frozenset | None = None) -> FileFacts:
+               tracked_exact: frozenset | None = None, objects: bool = True) -> FileFacts:
     """The same, for a tree someone else parsed (flake8)."""
     if tracked_roots is None or tracked_exact is None:
         from offramp.migrate._registry import tracked_names
@@ -878,7 +891,7 @@ def tree_facts(tree: ast.Module, module: str = "", is_package: bool = False,
         walker.visit(tree, 0, False)
     except RecursionError:
         return _empty(module, "RecursionError: too deeply nested to analyse")
-    resolver = _Resolver(walker)
+    resolver = _Resolver(walker, objects)
     resolver.run()
     strings, patches = resolver.strings_and_patches()
     exports = {}
