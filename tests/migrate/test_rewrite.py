@@ -59,6 +59,13 @@ PAIRS = {
         "import offramp\n\n\ndef f():\n    t = offramp.spawn(work, 1)\n"
         "    offramp.spawn(work, 2).result()\n    return t.result()\n",
     ),
+    # Arguments aligned with the bracket stay aligned (pycodestyle E128).
+    "aligned_arguments": (
+        "import eventlet\n\n\ndef f():\n    t = eventlet.greenthread.spawn(work,\n"
+        "                                   1)\n    return t.wait(\n        timeout)\n",
+        "import offramp\n\n\ndef f():\n    t = offramp.spawn(work,\n"
+        "                      1)\n    return t.result(\n        timeout)\n",
+    ),
     "greenpool_spawn_waited": (
         "import eventlet\n\n\ndef f():\n    pool = eventlet.GreenPool()\n"
         "    return pool.spawn(work, 1).wait()\n",

@@ -64,7 +64,8 @@ class _Text:
         return self.offset(span[0], span[1]), self.offset(span[2], span[3])
 
 
-def _transform(segment: str, op: tuple) -> str:
+def _transform(segment: str, op: tuple, column: int) -> str:
+    """The new text of one expression; ``column``: where it starts on its line."""
     kind = op[0]
     if kind == "insert":
         return op[1]
@@ -72,18 +73,42 @@ def _transform(segment: str, op: tuple) -> str:
         cst.parse_expression(op[1])  # only valid code goes in
         return op[1]
     node = cst.parse_expression(segment)
-    if kind == "call":
+    if kind in ("call", "method"):
         if not isinstance(node, cst.Call):
             raise ApplyError(f"expected a call at {segment!r}")
-        changes = {"func": cst.parse_expression(op[1])}
-        if not op[2]:
-            changes["args"] = ()
-        return _code(node.with_changes(**changes))
-    if kind == "rename":
-        if not isinstance(node, cst.Attribute):
-            raise ApplyError(f"expected an attribute at {segment!r}")
-        return _code(node.with_changes(attr=cst.Name(op[1])))
+        if kind == "call":
+            func = cst.parse_expression(op[1])
+            changes = {"func": func} if op[2] else {"func": func, "args": ()}
+        else:
+            if not isinstance(node.func, cst.Attribute):
+                raise ApplyError(f"expected a method call at {segment!r}")
+            changes = {"func": node.func.with_changes(attr=cst.Name(op[1]))}
+        new = node.with_changes(**changes)
+        old_func, new_func = _code(node.func), _code(new.func)
+        return _realign(_code(new), column + len(old_func.split("\n")[-1]) + 1,
+                        len(new_func) - len(old_func) if "\n" not in old_func + new_func else 0)
     raise ApplyError(f"unknown edit {kind!r}")
+
+
+def _realign(code: str, open_column: int, delta: int) -> str:
+    """Keep arguments aligned with the opening bracket (pycodestyle E127/E128)
+    when the callee before it got longer or shorter."""
+    lines = code.split("\n")
+    if not delta or len(lines) == 1:
+        return code
+    rest = [line for line in lines[1:] if line.strip()]
+    indents = [len(line) - len(line.lstrip(" ")) for line in rest]
+    if not indents or min(indents) != open_column:
+        return code  # a hanging indent: nothing hangs on the bracket
+    shifted = [lines[0]]
+    for line in lines[1:]:
+        if not line.strip():
+            shifted.append(line)
+        elif delta > 0:
+            shifted.append(" " * delta + line)
+        else:
+            shifted.append(line[min(-delta, len(line) - len(line.lstrip(" "))):])
+    return "\n".join(shifted)
 
 
 def _apply_ranges(text: str, changes: list) -> str:
@@ -216,7 +241,8 @@ def apply_edits(source: bytes, facts, edits, add: set[str], remove: set[int]) ->
     edit_changes = []
     for edit in edits:
         start, end = t.span(edit.span)
-        edit_changes.append((start, end, lambda seg, op=edit.op: _transform(seg, op)))
+        column = start - t.line_start(edit.span[0])
+        edit_changes.append((start, end, lambda seg, op=edit.op, c=column: _transform(seg, op, c)))
     gone = set()
     by_stmt: dict[tuple, list] = {}
     for imp in facts.imports:

@@ -375,10 +375,7 @@ class Project:
                 return refuse(f"{result} ({self._at(f, ref.span[0])})")
             new, mods, keep_args = result
             call = ref.shape[1]
-            if keep_args:
-                edits.append(Edit(f, ref.span, ("replace", new)))
-            else:
-                edits.append(Edit(f, call.span, ("call", new, False)))
+            edits.append(Edit(f, call.span, ("call", new, keep_args)))
             imports += [(f, m, ref.scope) for m in mods]
             if new.startswith("offramp."):
                 offramp_calls.append((f, ref.span[0], ref.scope, ref.import_time))
@@ -393,10 +390,10 @@ class Project:
             ops = op if isinstance(op[0], tuple) else (op,)
             for one in ops:
                 if one[0] == "rename":
-                    edits.append(Edit(f, shape[2].func_span, ("rename", one[1])))
+                    edits.append(Edit(f, shape[2].span, ("method", one[1])))
                 elif one[0] == "rename-result":
                     result = shape[2].result
-                    edits.append(Edit(f, result[2].func_span, ("rename", one[1])))
+                    edits.append(Edit(f, result[2].span, ("method", one[1])))
         if rule.must_be_read and not read:
             return refuse(rule.must_be_read)
         places = ", ".join(sorted(_show(k) for k in keys)) or "not bound"

@@ -34,8 +34,10 @@ CATEGORIES = (STDLIB, EXECUTOR, TIMEOUT, DESIGN)
 class Edit(NamedTuple):
     """One change to one expression of one file.
 
-    ``op`` is ``("replace", code)``, ``("call", func_code, keep_args)`` or
-    ``("rename", attribute)``; the span is the expression's ``ast`` span.
+    ``op`` is ``("replace", code)`` (any expression), ``("call", func_code,
+    keep_args)`` (a call gets a new callee), ``("method", name)`` (a method
+    call gets a new method name) or ``("insert", code)`` (at a zero-width
+    span); the span is the expression's ``ast`` span.
     """
 
     file: int

@@ -24,6 +24,9 @@ class Sleep(Rule):
             # second run would rewrite again: not idempotent).
             if is_zero(call, allow_empty=True):
                 return cooperative_yield(ref, file, call)
+            return Fix(f"{ref.qualname}() -> time.sleep()",
+                       (Edit(file, call.span, ("call", "time.sleep", True)),),
+                       ((file, "time", ref.scope),))
         elif kind in ("annotation", "store", "del", "setattr"):
             return None
         # Called with a delay, or passed on (sleep_func=eventlet.sleep): the
