@@ -236,21 +236,25 @@ def _path_excluded(rel: str, globs: tuple[str, ...]) -> bool:
                for g in globs)
 
 
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # module names from odd file names
+
+
 def _watch_list(project, plan_objects) -> list:
     """``(literal, pattern)`` pairs: a file is read for the pattern only when
     it holds the literal (a substring test is far cheaper than a regex)."""
     out = set()
     for key in plan_objects:
         if key[0] == "A":
-            name = re.escape(key[1].encode())
-            out.add((key[1].encode(), rb"\." + name + rb"\b|['\"]" + name + rb"['\"]"))
+            name = re.escape(_b(key[1]))
+            out.add((_b(key[1]), rb"\." + name + rb"\b|['\"]" + name + rb"['\"]"))
         elif key[0] == "G":
-            out.add((key[2].encode(), rb"\b" + re.escape(key[2].encode()) + rb"\b"))
+            out.add((_b(key[2]), rb"\b" + re.escape(_b(key[2])) + rb"\b"))
     for f in project.files:
-        last = (f.module or "").rsplit(".", 1)[-1].encode()
+        last = _b((f.module or "").rsplit(".", 1)[-1])
         for name, qual in f.facts.exports.items():
             if qual.split(".")[0] in ("eventlet", "greenlet") and last:
-                literal = last + b"." + name.encode()
+                literal = last + b"." + _b(name)
                 out.add((literal, rb"\b" + re.escape(literal) + rb"\b"))
     return [(lit, re.compile(pat)) for lit, pat in sorted(out)]
 
