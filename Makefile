@@ -74,4 +74,4 @@ corpus: $(STAMP)
 	$(PY) bench/bench_rewrite.py
 
 corpus-tests: $(STAMP)
-	$(PY) bench/bench_oslo_messaging_tests.py --control
+	$(PY) bench/oslo_messaging_own_tests.py --control

@@ -1,7 +1,7 @@
 """Run unittest modules (``load_tests`` honoured, as stestr does) and write
 each test's outcome as JSON: ``python _unittest_json.py OUT.json MODULE...``.
 
-Run by ``bench_oslo_messaging_tests.py`` with the test venv's Python; it
+Run by ``oslo_messaging_own_tests.py`` with the test venv's Python; it
 imports nothing from offramp itself.
 """
 

@@ -16,7 +16,7 @@
 ``--control`` also runs the rewritten copy without the bootstrap step, to
 show that the comparison notices a broken tree.
 
-Usage: python bench/bench_oslo_messaging_tests.py [--cache DIR] [--work DIR] [--venv DIR]
+Usage: python bench/oslo_messaging_own_tests.py [--cache DIR] [--work DIR] [--venv DIR]
 """
 
 from __future__ import annotations
