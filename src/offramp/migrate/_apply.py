@@ -221,15 +221,14 @@ def _insertions(t: _Text, facts, modules: set[str], gone: set) -> list:
     merged: dict[int, str] = {}
     for offset, text in out:
         merged[offset] = merged.get(offset, "") + text
-    return [(o, _tidy(s, nl)) for o, s in merged.items()]
+    return [(o, _one_blank_line(s, nl)) for o, s in merged.items()]
 
 
-def _tidy(text: str, nl: str) -> str:
+def _one_blank_line(text: str, nl: str) -> str:
+    """``"import a\n\n" + "\nimport b\n"``: one blank line between groups."""
     while nl * 3 in text:
         text = text.replace(nl * 3, nl * 2)
-    body = [line for line in text.split(nl)]
-    # "import a\n\n" + "\nimport b\n" -> keep one blank line between groups
-    return nl.join(body)
+    return text
 
 
 def apply_edits(source: bytes, facts, edits, add: set[str], remove: set[int]) -> bytes:

@@ -429,9 +429,6 @@ class _Walker:
 
     v_AsyncFor = v_For
 
-    def v_comprehension(self, node, scope, deferred, ann):  # pragma: no cover - via _comprehension
-        self.children(node, scope, deferred)
-
     def v_withitem(self, node, scope, deferred, ann):
         if node.optional_vars is not None:
             self._bind_other(node.optional_vars, scope)
@@ -517,9 +514,7 @@ class _Resolver:
         an object worth following.
         """
         bscope, bindings = self.w.lookup(scope, name)
-        if not bindings:
-            if name == "__import__" or name in ("importlib",):
-                return None, False, -1, bscope, False
+        if not bindings:  # a builtin, a star import, or a typo
             return None, False, -1, bscope, False
         quals, iid, candidate = set(), -1, False
         unknown = False
@@ -558,6 +553,8 @@ class _Resolver:
         if t is ast.Attribute:
             base = self.value_qualname(node.value, scope, depth)
             return f"{base}.{node.attr}" if base else None
+        # __import__('eventlet'), importlib.import_module('eventlet.green'):
+        # the argument must be a dotted name (the ".x" lets a single word match).
         if t is ast.Call and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str) and _DOTTED.fullmatch(node.args[0].value + ".x"):
             func = node.func

@@ -31,7 +31,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from offramp.migrate._registry import (Edit, Fix, Refusal, Rule, call_rules, constructor_rule,
+from offramp.migrate._registry import (Edit, Fix, Refusal, call_rules, constructor_rule,
                                        rule_for)
 
 STDLIB_MODULES = frozenset(sys.stdlib_module_names)
@@ -500,6 +500,3 @@ def _show(key) -> str:
         return key[3]
     return repr(key)
 
-
-def rule_of(name: str) -> Rule | None:
-    return rule_for(name)

@@ -108,8 +108,9 @@ class Rule:
     # The object must be read (an unread one would lose an exception).
     must_be_read: ClassVar[str] = ""
 
-    def check_call(self, call, qualname: str | None) -> bool:
-        """Whether an ``ast.Call`` (callee resolving to ``qualname``) is ours."""
+    def check_call(self, qualname: str, call) -> bool:
+        """Whether a call to ``qualname`` (its ``CallInfo``: literal arguments,
+        shape of the result) is ours.  Only names in ``call_names`` reach it."""
         return False
 
     def describe(self, qualname: str) -> str:

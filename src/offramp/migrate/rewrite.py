@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from offramp.migrate._facts import file_facts
 from offramp.migrate._registry import Edit, Fix, needles
-from offramp.migrate._walk import DEFAULT_EXCLUDES, excluded, walk
+from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
 
 # Below this much work a process pool costs more than it saves.
 POOL_MIN_FILES = 12
@@ -561,5 +561,4 @@ def rewrite_source(source: bytes, module: str = "snippet") -> Result:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["FileResult", "Result", "Run", "atomic_write", "excluded", "rewrite_source",
-           "rewrite_tree"]
+__all__ = ["FileResult", "Result", "Run", "atomic_write", "rewrite_source", "rewrite_tree"]
