@@ -523,3 +523,22 @@ def test_process_pool_gives_the_same_result(tmp_path, jobs):
     assert pooled.returncode == 0, pooled.stderr
     assert pooled.stdout == serial.stdout  # the same diff
     assert "would rewrite 20 of 21 files (20 analysed): 20 fixes made" in pooled.stderr
+
+
+def test_global_used_from_a_module_outside_the_package_is_followed(tmp_path):
+    root = make(tmp_path, {
+        "pkg/utils.py": """\
+            import eventlet
+
+            POOL = eventlet.GreenPool()
+            """,
+        "tools/bench.py": """\
+            from pkg.utils import POOL
+
+
+            def run(f):
+                POOL.spawn_n(f)
+            """,
+    })
+    err, changed = refused(root)
+    assert changed == [] and "spawn_n on a pool" in err and "tools/bench.py:5)" in err

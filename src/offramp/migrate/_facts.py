@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ MAX_PARSE_BYTES = 8 * 1024 * 1024
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _PATCH_OBJECT = frozenset({"object", "setattr", "MockPatchObject", "patch_object"})
 _MODULE_LOADERS = frozenset({"importlib.import_module"})
+_STDLIB = frozenset(sys.stdlib_module_names)
 
 Span = tuple  # (line, col, end_line, end_col); col in UTF-8 bytes, 0-based
 Key = tuple  # ("L", scope, name) | ("G", name) | ("A", attr) | ("Q", qualname)
@@ -718,9 +720,10 @@ class _Resolver:
     def _shape_of(self, node, scope, ann):
         return ("annotation",) if ann else self.node_shape(node, scope)
 
-    def _same_root(self, qualname: str) -> bool:
-        root = self.w.module.split(".", 1)[0]
-        return bool(root) and qualname.split(".", 1)[0] == root
+    def _maybe_project(self, qualname: str) -> bool:
+        """Could name a module of the tree (not the stdlib): its globals count."""
+        root = qualname.split(".", 1)[0]
+        return root not in _STDLIB or root == self.w.module.split(".", 1)[0]
 
     def name(self, node, scope, import_time, ann):
         if type(node.ctx) is ast.Load:
@@ -765,7 +768,7 @@ class _Resolver:
                 nodes, quals = nodes[i + 1:], quals[i + 1:]
             if not self.objects:
                 return
-            if self._same_root(qual):
+            if self._maybe_project(qual):
                 # Globals of this project's other modules: utils.DEFAULT_GREEN_POOL.
                 for n, q in zip(nodes, quals):
                     shape = self._shape_of(n, scope, ann)
