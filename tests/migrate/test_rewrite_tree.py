@@ -406,6 +406,9 @@ def test_bootstrap_warning_and_entry_point(tmp_path):
     err, _ = refused(root)
     assert "pkg/lib.py: gains offramp calls (line 5) but no module that calls " \
            "offramp.bootstrap() imports it" in err
+    err, changed = refused(root, "--require-bootstrap")
+    assert changed == [] and "pkg/lib.py: line 5: left alone: eventlet.sleep(0) -> " \
+        "offramp.cooperative_yield(): no offramp.bootstrap() reaches this module" in err
     out = offramp("rewrite", root, "--write", "--entry-point", "pkg.cmd:main")
     assert out.returncode == 0 and "gains offramp calls" not in out.stderr
     assert read(root, "pkg/cmd.py") == (

@@ -22,6 +22,9 @@ def register(subparsers) -> None:
     p.add_argument("--entry-point", action="append", default=[], metavar="MODULE:FUNC",
                    help="a process entry point: offramp.bootstrap() is added as the first "
                         "statement of FUNC (repeatable). Libraries must not bootstrap")
+    p.add_argument("--require-bootstrap", action="store_true",
+                   help="refuse fixes that add offramp.* calls to a module no "
+                        "offramp.bootstrap() reaches (instead of warning)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="processes for parsing (default: the number of CPUs)")
     p.add_argument("--quiet", action="store_true", help="no per-use reasons, only the summary")
@@ -40,7 +43,8 @@ def run(args) -> int:
         return 2
     try:
         result = rewrite_tree(args.path, write=args.write, exclude_paths=tuple(args.exclude),
-                              entry_points=tuple(args.entry_point), jobs=args.jobs)
+                              entry_points=tuple(args.entry_point), jobs=args.jobs,
+                              require_bootstrap=args.require_bootstrap)
     except FileNotFoundError as exc:
         print(f"offramp rewrite: {exc}", file=sys.stderr)
         return 2

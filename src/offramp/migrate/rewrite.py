@@ -288,7 +288,7 @@ def _object_keys(project) -> set:
 
 def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEFAULT_EXCLUDES,
                  exclude_paths: tuple[str, ...] = (), entry_points: tuple[str, ...] = (),
-                 jobs: int | None = None) -> Run:
+                 jobs: int | None = None, require_bootstrap: bool = False) -> Run:
     """Plan and (with ``write``) apply the safe fixes under ``root``.
 
     Files are written through their resolved path, and only when that path
@@ -370,11 +370,27 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
     run.files_parsed = len(files)
     plan = project.plan()
     _entry_points(project, entry_points, plan)
+    run.bootstrap_warnings, unreached = _bootstrap_check(project, plan, candidates, modules)
+    if require_bootstrap and unreached:
+        from offramp.migrate._registry import Refusal
+
+        kept = []
+        for fix in plan.fixes:
+            stray = [c for c in fix.offramp_calls if c[0] in unreached]
+            if stray:
+                plan.refusals.append(Refusal(fix.what, "no offramp.bootstrap() reaches this module "
+                                                       "(--require-bootstrap)", stray[0][0],
+                                             stray[0][1]))
+            else:
+                kept.append(fix)
+        plan.fixes = kept
+        plan.add_imports.clear()
+        project._imports(plan)
+        run.bootstrap_warnings = []
     for fix in plan.fixes:
         run.fixes.append((files[fix.edits[0].file].path, fix))
     for refusal in plan.refusals:
         run.refusals.append((files[refusal.file].path, refusal))
-    run.bootstrap_warnings = _bootstrap_check(project, plan, candidates, modules)
 
     from offramp.migrate._apply import ApplyError, apply_edits
 
@@ -509,14 +525,15 @@ def _imports_of(module: str, is_package: bool, data: bytes, known: set) -> set:
     return out
 
 
-def _bootstrap_check(project, plan, candidates, modules) -> list[str]:
-    """Modules that gain offramp.* calls with no bootstrap reachable."""
+def _bootstrap_check(project, plan, candidates, modules) -> tuple[list[str], set]:
+    """Warnings for, and the files of, modules that gain offramp.* calls with
+    no bootstrap reachable."""
     gaining = defaultdict(list)
     for fix in plan.fixes:
         for file, line, _scope, _it in fix.offramp_calls:
             gaining[file].append(line)
     if not gaining:
-        return []
+        return [], set()
     names = {}
     for shown, real, _rel, data in candidates:
         names[real] = modules.name(real)
@@ -535,15 +552,16 @@ def _bootstrap_check(project, plan, candidates, modules) -> list[str]:
             if nxt not in reached:
                 reached.add(nxt)
                 todo.append(nxt)
-    out = []
+    out, unreached = [], set()
     for file, lines in sorted(gaining.items()):
         f = project.files[file]
         parents = {f.module.rsplit(".", n)[0] for n in range(1, f.module.count(".") + 1)}
         if f.module in reached or parents & roots:  # a package's __init__ runs first
             continue
+        unreached.add(file)
         out.append(f"{f.path}: gains offramp calls (line {', '.join(map(str, sorted(lines)[:5]))}) "
                    "but no module that calls offramp.bootstrap() imports it")
-    return out
+    return out, unreached
 
 
 def rewrite_source(source: bytes, module: str = "snippet") -> Result:
