@@ -112,6 +112,8 @@ UNCHANGED = {
                      "its result is never waited for"),
     "spawn_killed": ("import eventlet\n\n\ndef f():\n    t = eventlet.spawn(work)\n    t.kill()\n"
                      "    t.wait()\n", ".kill() has no equivalent"),
+    "spawn_linked": ("import eventlet\n\n\ndef f():\n    t = eventlet.spawn(work)\n    t.link(done)\n"
+                     "    t.wait()\n", ".link() has no equivalent"),
     "spawn_n": ("import eventlet\n\n\ndef f():\n    eventlet.spawn_n(work)\n",
                 "spawn_n returns None"),
     "light_queue_sized_zero": ("import eventlet.queue\n\nq = eventlet.queue.Queue(0)\n",
