@@ -23,7 +23,7 @@ What is recorded, besides imports:
 * ``occurrences``: every load and store of a place that may hold an
   object (a local or module-global assigned in the file, any attribute,
   a global of another module reached through an import), again with its
-  shape.  The tree-wide pass (``_project``) follows eventlet-made objects
+  shape.  The tree-wide pass (``_plan``) follows eventlet-made objects
   through these, across files;
 * ``strings`` and ``patches``: dotted strings given to calls
   (``mock.patch('a.b.c')``) and ``patch.object(obj, 'name')`` targets.

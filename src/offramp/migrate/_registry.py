@@ -9,7 +9,7 @@ prefixes, or :meth:`Rule.check_call` for plain calls such as
 
 * :meth:`Rule.fix_ref` for one reference (``eventlet.sleep(1)``);
 * ``constructors``/``methods`` for objects (``e = Event()``,
-  ``e.send()``): the tree-wide pass (``_project``) gathers every use of
+  ``e.send()``): the tree-wide pass (``_plan``) gathers every use of
   every place the object is bound to, in every file, and
   :meth:`Rule.plan_object` turns them into edits or into the first use
   that blocks them.

@@ -10,7 +10,7 @@ One run, four steps:
    holding eventlet objects (``self._pool``, ``utils.POOL``) or names a
    test may mock, the other files that mention those names are analysed
    too.
-3. **Plan** (``_project``): every fix, or the use that blocks it.
+3. **Plan** (``_plan``): every fix, or the use that blocks it.
 4. **Apply** (``_apply``, libcst) to the files that get edits, and check
    that a bootstrap can reach every module that gains ``offramp.*`` calls.
 """
@@ -294,7 +294,7 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
     Files are written through their resolved path, and only when that path
     is inside the resolved ``root``: a symlink out of the tree is refused.
     """
-    from offramp.migrate._project import Project, SourceFile
+    from offramp.migrate._plan import Project, SourceFile
 
     if not os.path.exists(root):
         raise FileNotFoundError(f"no such file or directory: {root}")
