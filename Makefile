@@ -64,3 +64,14 @@ reliability: $(STAMP)
 soak: $(STAMP)
 	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=threading cellsched/tests/test_load.py $(PYTEST_ARGS)
 	CELLSCHED_LOAD_REQUESTS=10000 $(PY) -m pytest -q -s --offramp-mode=eventlet cellsched/tests/test_load.py $(PYTEST_ARGS)
+
+# Migration tooling on real sdists from PyPI (docs/migration.md): rewrite
+# nova, oslo.messaging and glance and check the result; hold oslo.messaging
+# to its own unit tests. Slow and networked (pip download), so not in
+# `make test`. Set OFFRAMP_CORPUS_CACHE to a directory of sdists to reuse it.
+.PHONY: corpus corpus-tests
+corpus: $(STAMP)
+	$(PY) bench/bench_rewrite.py
+
+corpus-tests: $(STAMP)
+	$(PY) bench/oslo_messaging_own_tests.py --control

@@ -1,23 +1,21 @@
-"""Per-file analysis: one walk of the syntax tree, dispatched by node type.
+"""What ``scan``, ``lint`` and the flake8 plugin report for one file.
 
-Imports are resolved as they are met (source order), so
-``from eventlet import greenthread as gt; gt.sleep()`` resolves to
-``eventlet.greenthread.sleep``.  Scope is ignored on purpose: a local that
-shadows an eventlet name is rare, and a false report is cheaper than a miss.
-When the file does not parse, :func:`analyze` falls back to text matching.
+A thin view over the shared resolver (``_facts``): every reference the
+rules own, every call a call rule matches (``time.sleep(0)``), and dotted
+strings naming eventlet (``mock.patch('eventlet.sleep')``).  When the file
+does not parse, :func:`analyze` falls back to text matching.
 """
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 from dataclasses import dataclass, field
 
+from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, file_facts, tree_facts
 from offramp.migrate._registry import Rule, call_rules, rule_for
 
-# Above this size a file is counted but not parsed (generated code, dumps).
-MAX_PARSE_BYTES = 8 * 1024 * 1024
+__all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "from_facts",
+           "imports_eventlet"]
 
 _IMPORT_RE = re.compile(
     rb"^[ \t]*(?:from[ \t]+eventlet\b|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*eventlet\b)",
@@ -47,97 +45,44 @@ class Analysis:
     error: str | None = None  # why the tree could not be used
 
 
-def _dotted(node: ast.AST) -> list[str] | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return parts[::-1]
-
-
-class _Visitor(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}  # local name -> qualified name
-        self.out = Analysis()
-        self.call_rules = call_rules()
-
-    def resolve(self, node: ast.AST) -> str | None:
-        parts = _dotted(node)
-        if not parts or parts[0] not in self.names:
-            return None
-        return ".".join([self.names[parts[0]], *parts[1:]])
-
-    def _add(self, node: ast.AST, rule: Rule, name: str, how: str = "code") -> None:
-        self.out.findings.append(Finding(node.lineno, node.col_offset + 1, rule, name, how))
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            if alias.asname:
-                self.names[alias.asname] = alias.name
-            else:
-                head = alias.name.split(".")[0]
-                self.names[head] = head
-            if alias.name.split(".")[0] == "eventlet":
-                self.out.imports.append((node.lineno, node.col_offset + 1))
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level or not node.module:
-            return
-        for alias in node.names:
-            if alias.name != "*":
-                self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        if node.module.split(".")[0] == "eventlet":
-            self.out.imports.append((node.lineno, node.col_offset + 1))
-
-    def _reference(self, node: ast.AST) -> bool:
-        qualname = self.resolve(node)
-        if qualname is None or qualname.split(".")[0] != "eventlet":
-            return False
-        self._add(node, rule_for(qualname), qualname)
-        return True
-
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        # Report the whole dotted chain once, at its outermost node.
-        if not self._reference(node):
-            self.generic_visit(node)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        self._reference(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        qualname = self.resolve(node.func)
-        for rule in self.call_rules:
-            if rule.check_call(node, qualname):
-                self._add(node, rule, qualname or "")
-        for arg in node.args:  # mock.patch('eventlet.sleep')
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) \
-                    and _STRING_REF_RE.fullmatch(arg.value):
-                self._add(arg, rule_for(arg.value), arg.value, how="string")
-        self.generic_visit(node)
-
-
-def analyze(source: bytes) -> Analysis:
+def analyze(source: bytes, module: str = "") -> Analysis:
     """Findings and eventlet imports of one Python file's bytes."""
-    if len(source) > MAX_PARSE_BYTES:
-        return _text_fallback(source, f"larger than {MAX_PARSE_BYTES} bytes, not parsed")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes in old code
-            tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return _text_fallback(source, f"{type(exc).__name__}: {exc}")
-    return analyze_tree(tree)
+    facts = file_facts(source, module, objects=False)
+    if facts.error:
+        return _text_fallback(source, facts.error)
+    return from_facts(facts)
 
 
-def analyze_tree(tree: ast.AST) -> Analysis:
+def analyze_tree(tree) -> Analysis:
     """The same, for a tree someone else parsed (flake8)."""
-    visitor = _Visitor()
-    visitor.visit(tree)
-    visitor.out.findings.sort(key=lambda f: (f.line, f.col))
-    return visitor.out
+    return from_facts(tree_facts(tree, objects=False))
+
+
+def from_facts(facts: FileFacts) -> Analysis:
+    out = Analysis()
+    crules = call_rules()
+    for ref in facts.refs:
+        line, col = ref.span[0], ref.span[1] + 1
+        rule = rule_for(ref.qualname)
+        if rule is not None:
+            out.findings.append(Finding(line, col, rule, ref.qualname))
+        if ref.shape[0] == "call":
+            call = ref.shape[1]
+            for crule in crules:
+                if crule.check_call(ref.qualname, call):
+                    out.findings.append(Finding(call.span[0], call.span[1] + 1, crule,
+                                                ref.qualname))
+    for span, text, _scope, _kind in facts.strings:
+        if _STRING_REF_RE.fullmatch(text):
+            out.findings.append(Finding(span[0], span[1] + 1, rule_for(text), text, "string"))
+    seen = set()
+    for imp in facts.imports:
+        if imp.module.split(".")[0] == "eventlet" and imp.stmt_span not in seen:
+            seen.add(imp.stmt_span)
+            out.imports.append((imp.stmt_span[0], imp.stmt_span[1] + 1))
+    out.findings.sort(key=lambda f: (f.line, f.col))
+    out.imports.sort()
+    return out
 
 
 def _text_fallback(source: bytes, error: str) -> Analysis:

@@ -3,12 +3,22 @@
 A rule is a class in its own module under ``_rules``; decorating it with
 :func:`register` is all it takes to take part in every subcommand.  The
 rules package is imported by walking it, so adding a primitive means adding
-one file.
+one file.  A rule says how to recognise its primitive (qualified-name
+prefixes, or :meth:`Rule.check_call` for plain calls such as
+``time.sleep(0)``) and, where a fix is safe, what the fix is:
+
+* :meth:`Rule.fix_ref` for one reference (``eventlet.sleep(1)``);
+* ``constructors``/``methods`` for objects (``e = Event()``,
+  ``e.send()``): the tree-wide pass (``_plan``) gathers every use of
+  every place the object is bound to, in every file, and
+  :meth:`Rule.plan_object` turns them into edits or into the first use
+  that blocks them.
+
+Fixes are plain data (:class:`Edit`), applied later with libcst.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import pkgutil
 from typing import ClassVar, NamedTuple
@@ -21,21 +31,50 @@ DESIGN = "needs design"
 CATEGORIES = (STDLIB, EXECUTOR, TIMEOUT, DESIGN)
 
 
-class Method(NamedTuple):
-    """How one method call on a rewritable instance is written afterwards.
+class Edit(NamedTuple):
+    """One change to one expression of one file.
 
-    ``template`` is an expression: ``{obj}`` is the object as written
-    (``ev``, ``self._done``), an ``ARGS`` argument stands for the original
-    call's arguments.
+    ``op`` is ``("replace", code)`` (any expression), ``("call", func_code,
+    keep_args)`` (a call gets a new callee), ``("method", name)`` (a method
+    call gets a new method name) or ``("insert", code)`` (at a zero-width
+    span); the span is the expression's ``ast`` span.
     """
 
-    template: str
-    statement: bool = False  # result must be unused (an expression statement)
+    file: int
+    span: tuple
+    op: tuple
+
+
+class Fix(NamedTuple):
+    what: str  # "eventlet.sleep(0) -> offramp.cooperative_yield()"
+    edits: tuple  # Edit...
+    imports: tuple = ()  # (file, module) pairs to import
+    offramp_calls: tuple = ()  # (file, line, scope, import_time) of emitted offramp.* calls
+    note: str = ""
+
+
+class Refusal(NamedTuple):
+    what: str  # the primitive left alone
+    reason: str  # why, in the user's terms
+    file: int  # where the blocking use is
+    line: int
+
+
+class Method(NamedTuple):
+    """How a method call on a rewritable object is written afterwards."""
+
+    name: str  # the new method name
     no_args: bool = False  # only the argument-less call is equivalent
-    last: bool = False  # must be the object's last use (e.g. waitall)
-    imports: tuple[str, ...] = ()
-    # Used instead of ``template`` when the object also has a ``last`` use.
-    collect: str | None = None
+    statement: bool = False  # its result must be unused
+    why: str = ""  # said when a condition above fails
+
+
+class Ctor(NamedTuple):
+    """A constructor call that becomes ``new``; args kept unless told."""
+
+    new: str
+    imports: tuple
+    keep_args: bool = True
 
 
 class Rule:
@@ -43,8 +82,7 @@ class Rule:
 
     ``names`` are qualified-name prefixes: a reference resolving to
     ``eventlet.queue.Empty`` belongs to the rule naming ``eventlet.queue``,
-    the longest registered prefix wins.  Rules about plain calls that are
-    not eventlet names (``time.sleep(0)``) override :meth:`check_call`.
+    the longest registered prefix wins.
     """
 
     kind: ClassVar[str]
@@ -53,40 +91,79 @@ class Rule:
     suggestion: ClassVar[str]
     message: ClassVar[str]
     names: ClassVar[tuple[str, ...]] = ()
+    # Exact qualified names a call rule looks at (``time.sleep``).
+    call_names: ClassVar[tuple[str, ...]] = ()
     # Lint only what has a ready replacement; "needs design" is scan-only.
     lint: ClassVar[bool] = True
-    # A file is only parsed when one of these byte strings occurs in it.
-    needles: ClassVar[tuple[bytes, ...]] = (b"eventlet",)
-    # Exact qualified name -> replacement dotted name, for ``rewrite``.
-    renames: ClassVar[dict[str, str]] = {}
-    # Said by ``rewrite`` when a renamed call's result is used: the swap is
-    # made, but the returned object may not offer the same API.
-    result_note: ClassVar[str] = ""
-    # Instance rewrites: an object built by one of ``constructors`` and bound
-    # to a name is rebuilt with ``new_constructor`` (an expression template
-    # like ``Method.template``) when every use is a method in ``methods``;
-    # ``setup`` is a statement added after the binding when a ``last``
-    # method is used.
-    constructors: ClassVar[tuple[str, ...]] = ()
-    new_constructor: ClassVar[str] = ""
-    constructor_imports: ClassVar[tuple[str, ...]] = ()
-    constructor_note: ClassVar[str] = ""  # said when the old call had arguments
+    # A file is parsed only when one of these byte strings occurs in it.
+    needles: ClassVar[tuple[bytes, ...]] = (b"eventlet", b"greenlet")
+
+    # -- objects -------------------------------------------------------------
+    constructors: ClassVar[dict[str, Ctor]] = {}
     methods: ClassVar[dict[str, Method]] = {}
-    setup: ClassVar[str] = ""
+    # Uses that need no edit and are safe: "with", "is", "test".
+    harmless: ClassVar[frozenset] = frozenset({"is"})
+    # Why a method or attribute not in ``methods`` cannot be kept.
+    blocked: ClassVar[dict[str, str]] = {}
+    # The object must be read (an unread one would lose an exception).
+    must_be_read: ClassVar[str] = ""
 
-    def check_call(self, node: ast.Call, qualname: str | None) -> bool:
-        """Whether ``node`` (whose callee resolves to ``qualname``) is ours."""
+    def check_call(self, qualname: str, call) -> bool:
+        """Whether a call to ``qualname`` (its ``CallInfo``: literal arguments,
+        shape of the result) is ours.  Only names in ``call_names`` reach it."""
         return False
-
-    def rewrite_call(self, qualname: str, call):
-        """A libcst replacement for a call to ``qualname``, or None.
-
-        Returns ``(new_node, imports)``, ``imports`` being modules to add.
-        """
-        return None
 
     def describe(self, qualname: str) -> str:
         return self.message.format(name=qualname)
+
+    def fix_ref(self, ref, file: int):
+        """A :class:`Fix` for one reference, a :class:`Refusal`, or None.
+
+        Called for references that are not constructor calls (those are
+        objects, see :meth:`plan_object`).
+        """
+        return None
+
+    def ctor_edit(self, qualname: str, call, uses) -> tuple | str:
+        """``(new_callee, imports, keep_args)`` for one constructor call, or
+        why it cannot be rewritten (``str``).  ``uses`` are the object's
+        uses, for rules whose target depends on them."""
+        ctor = self.constructors[qualname]
+        return ctor.new, ctor.imports, ctor.keep_args
+
+    def use_edit(self, shape) -> tuple | str | None:
+        """The op for one use of the object (``("rename", "set")``), None
+        when it needs no edit, or why it blocks the rewrite (``str``)."""
+        kind = shape[0]
+        if kind in self.harmless:
+            return None
+        if kind == "method":
+            name, call = shape[1], shape[2]
+            method = self.methods.get(name)
+            if method is None:
+                return self.blocked.get(name) or f".{name}() has no safe equivalent"
+            if method.no_args and (call.nargs or call.keywords):
+                return method.why or f".{name}() is called with arguments"
+            if method.statement and call.result[0] != "discard":
+                return method.why or f"the result of .{name}() is used"
+            return ("rename", method.name) if method.name != name else None
+        if kind == "attr":
+            return self.blocked.get(shape[1]) or f"attribute .{shape[1]} is read"
+        if kind == "setattr":
+            return f"attribute .{shape[1]} is set on it"
+        if kind == "with":
+            return "used as a context manager"
+        if kind == "test":
+            return "its truth value is tested"
+        if kind == "escape":
+            return f"it escapes ({shape[1]}), so its uses cannot all be seen"
+        if kind == "discard":
+            return self.must_be_read or None
+        if kind == "bind":
+            return "it is stored where its uses cannot be followed"
+        if kind == "del":
+            return None
+        return f"used as {kind}"
 
 
 _RULES: dict[str, Rule] = {}
@@ -139,6 +216,18 @@ def rule_for(qualname: str) -> Rule | None:
 def call_rules() -> list[Rule]:
     """Rules that look at calls themselves, not at eventlet names."""
     return [r for r in rules() if type(r).check_call is not Rule.check_call]
+
+
+def constructor_rule(qualname: str) -> Rule | None:
+    rule = rule_for(qualname)
+    return rule if rule is not None and qualname in rule.constructors else None
+
+
+def tracked_names() -> tuple[frozenset, frozenset]:
+    """``(roots, exact)``: what the resolver records references to."""
+    roots = frozenset(n.split(".")[0] for r in rules() for n in r.names)
+    exact = frozenset(n for r in rules() for n in r.call_names) | {"offramp.bootstrap"}
+    return roots, exact
 
 
 def needles() -> tuple[bytes, ...]:

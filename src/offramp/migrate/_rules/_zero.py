@@ -1,4 +1,4 @@
-"""Shared test for "sleep with no delay", used by the two sleep rules.
+"""Shared by the two sleep rules: "sleep with no delay" is a yield.
 
 ``sleep(0)`` and ``sleep()`` are a yield, not a delay: under threads they
 become ``offramp.cooperative_yield()`` rather than ``time.sleep(0)``.
@@ -6,33 +6,22 @@ become ``offramp.cooperative_yield()`` rather than ``time.sleep(0)``.
 
 from __future__ import annotations
 
-import ast
+from offramp.migrate._registry import Edit, Fix
 
 
-def ast_is_zero(call: ast.Call, allow_empty: bool) -> bool:
-    if call.keywords:
+def is_zero(call, allow_empty: bool) -> bool:
+    """Whether a call's arguments (a ``CallInfo``) are none, or one literal 0."""
+    if call.keywords or call.star:
         return False
-    if not call.args:
+    if not call.nargs:
         return allow_empty
-    arg = call.args[0]
-    return len(call.args) == 1 and isinstance(arg, ast.Constant) and arg.value == 0 \
-        and type(arg.value) in (int, float)
+    kind, *value = call.literals[0]
+    return call.nargs == 1 and kind == "lit" and type(value[0]) in (int, float) and value[0] == 0
 
 
-def cst_is_zero(call, allow_empty: bool) -> bool:
-    import libcst as cst
-
-    if not call.args:
-        return allow_empty
-    if len(call.args) != 1 or call.args[0].keyword or call.args[0].star:
-        return False
-    value = call.args[0].value
-    return isinstance(value, (cst.Integer, cst.Float)) and value.evaluated_value == 0
-
-
-def cooperative_yield():
-    """``offramp.cooperative_yield()`` as a libcst node, plus its import."""
-    import libcst as cst
-
-    node = cst.Call(func=cst.Attribute(cst.Name("offramp"), cst.Name("cooperative_yield")))
-    return node, ("offramp",)
+def cooperative_yield(ref, file: int, call) -> Fix:
+    """Replace the whole call with ``offramp.cooperative_yield()``."""
+    return Fix(f"{ref.qualname}(0) -> offramp.cooperative_yield()",
+               (Edit(file, call.span, ("replace", "offramp.cooperative_yield()")),),
+               ((file, "offramp", ref.scope),),
+               ((file, call.span[0], ref.scope, ref.import_time),))

@@ -1,11 +1,11 @@
 """``eventlet.event.Event``: a one-shot value-carrying event.
 
 Its ``send(value)``/``wait()`` pair delivers a value, which
-``threading.Event`` cannot; rewriting is only safe where the value is never
-used (checked per object by ``migrate.rewrite``), otherwise it is reported.
+``threading.Event`` cannot: an object is rewritten only when no use,
+in any file of the run, sends or reads a value.
 """
 
-from offramp.migrate._registry import STDLIB, Method, Rule, register
+from offramp.migrate._registry import STDLIB, Ctor, Method, Rule, register
 
 
 @register
@@ -16,11 +16,20 @@ class Event(Rule):
     suggestion = "threading.Event (only if send()/wait() carry no value), else concurrent.futures.Future"
     message = "{name} carries a value on send(); use threading.Event or a Future"
     names = ("eventlet.Event", "eventlet.event")
-    constructors = ("eventlet.Event", "eventlet.event.Event")
-    new_constructor = "threading.Event()"
-    constructor_imports = ("threading",)
+    constructors = {name: Ctor("threading.Event", ("threading",), keep_args=False)
+                    for name in ("eventlet.Event", "eventlet.event.Event")}
     methods = {
-        "send": Method("{obj}.set()", no_args=True),  # send(value) delivers a value: no
-        "wait": Method("{obj}.wait(ARGS)", statement=True),  # wait() returns that value
-        "ready": Method("{obj}.is_set()"),
+        "send": Method("set", no_args=True, why="send(value) delivers a value; threading.Event "
+                                                "carries none"),
+        "wait": Method("wait", statement=True, why="the value returned by wait() is used; "
+                                                   "threading.Event.wait() returns a bool"),
+        "ready": Method("is_set"),
+    }
+    harmless = frozenset({"is"})
+    blocked = {
+        "send_exception": ".send_exception() has no threading.Event equivalent",
+        "reset": ".reset() is only allowed after send(); threading.Event.clear() differs",
+        "has_exception": ".has_exception() has no threading.Event equivalent",
+        "has_result": ".has_result() has no threading.Event equivalent",
+        "poll": ".poll() returns the value; threading.Event carries none",
     }

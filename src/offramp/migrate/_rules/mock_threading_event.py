@@ -1,11 +1,10 @@
 """``mock.patch('threading.Event')``: patches the class for every user in
 the process, including the runtime's own threads once they are native."""
 
-import ast
-
 from offramp.migrate._registry import DESIGN, Rule, register
 
 _PATCH = ("mock.patch", "unittest.mock.patch")
+_OBJECT = tuple(p + ".object" for p in _PATCH)
 
 
 @register
@@ -15,17 +14,13 @@ class MockThreadingEvent(Rule):
     category = DESIGN
     suggestion = "patch the name where it is used (mod.threading.Event) or inject the event"
     message = "global mock of threading.Event; patch it where it is looked up instead"
-    needles = (b"Event",)
+    call_names = _PATCH + _OBJECT
+    needles = (b"threading.Event", b"'Event'", b'"Event"')
 
-    def check_call(self, node: ast.Call, qualname):
-        args = node.args
+    def check_call(self, qualname, call):
+        lits = call.literals
         if qualname in _PATCH:
-            return bool(args) and _const(args[0]) == "threading.Event"
-        if qualname in tuple(p + ".object" for p in _PATCH):
-            return len(args) >= 2 and isinstance(args[0], ast.Name) \
-                and args[0].id == "threading" and _const(args[1]) == "Event"
+            return bool(lits) and lits[0] == ("lit", "threading.Event")
+        if qualname in _OBJECT:
+            return len(lits) >= 2 and lits[0] == ("name", "threading") and lits[1] == ("lit", "Event")
         return False
-
-
-def _const(node):
-    return node.value if isinstance(node, ast.Constant) else None

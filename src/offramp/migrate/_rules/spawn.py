@@ -1,6 +1,15 @@
-"""``eventlet.spawn`` and friends: start a green thread."""
+"""``eventlet.spawn`` and friends: start a green thread.
 
-from offramp.migrate._registry import EXECUTOR, Rule, register
+``spawn`` becomes ``offramp.spawn``, whose Future offers ``result()`` for
+``GreenThread.wait()``, and nothing for ``kill()``, ``link()`` or
+``cancel()`` semantics.  A green thread nobody waits for still gets its
+exception printed by eventlet; an unread Future keeps it silently, so a
+spawn whose result is never read is left alone.  ``spawn_n`` (returns
+None, prints its exceptions) and ``spawn_after`` (a timer) have no
+equivalent in offramp's API.
+"""
+
+from offramp.migrate._registry import EXECUTOR, Ctor, Method, Refusal, Rule, register
 
 _MODULES = ("eventlet", "eventlet.greenthread")
 
@@ -10,10 +19,30 @@ class Spawn(Rule):
     kind = "spawn"
     code = "OFR102"
     category = EXECUTOR
-    suggestion = "offramp.spawn (spawn_n/spawn_after: offramp executor)"
+    suggestion = "offramp.spawn, when the result is waited for (spawn_n/spawn_after: needs design)"
     message = "{name}() starts a green thread; use offramp.spawn() or an offramp executor"
     names = tuple(f"{m}.{f}" for m in _MODULES
                   for f in ("spawn", "spawn_n", "spawn_after", "spawn_after_local"))
-    # spawn_n returns None and spawn_after a timer: not a drop-in swap.
-    renames = {f"{m}.spawn": "offramp.spawn" for m in _MODULES}
-    result_note = "check the uses of its result: GreenThread.link()/kill() may not exist there"
+    constructors = {f"{m}.spawn": Ctor("offramp.spawn", ("offramp",)) for m in _MODULES}
+    methods = {"wait": Method("result")}
+    harmless = frozenset({"is"})
+    blocked = {
+        "kill": ".kill() has no equivalent: a thread cannot be killed",
+        "link": ".link() has no equivalent (Future.add_done_callback passes the Future)",
+        "unlink": ".unlink() has no equivalent",
+        "cancel": "GreenThread.cancel() and Future.cancel() differ once it runs",
+        "dead": ".dead has no equivalent attribute",
+        "switch": ".switch() is greenlet-only",
+        "throw": ".throw() is greenlet-only",
+    }
+    must_be_read = ("its result is never waited for: eventlet prints an exception of the "
+                    "green thread, an unread Future keeps it silently")
+
+    def fix_ref(self, ref, file):
+        name = ref.qualname.rsplit(".", 1)[-1]
+        if ref.shape[0] != "call" or name not in ("spawn_n", "spawn_after", "spawn_after_local"):
+            return None
+        why = ("spawn_n returns None and eventlet prints its exceptions; offramp.spawn returns "
+               "a Future that keeps them" if name == "spawn_n"
+               else f"{name} is a timer; offramp has no delayed spawn in its public API")
+        return Refusal(ref.qualname, why, file, ref.span[0])

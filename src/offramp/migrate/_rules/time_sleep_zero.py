@@ -1,10 +1,8 @@
 """``time.sleep(0)`` used as a yield: under eventlet it switched green
 threads, under threads it only releases the GIL."""
 
-import ast
-
 from offramp.migrate._registry import EXECUTOR, Rule, register
-from offramp.migrate._rules._zero import ast_is_zero, cooperative_yield, cst_is_zero
+from offramp.migrate._rules._zero import cooperative_yield, is_zero
 
 
 @register
@@ -14,12 +12,13 @@ class TimeSleepZero(Rule):
     category = EXECUTOR
     suggestion = "offramp.cooperative_yield()"
     message = "time.sleep(0) used as a yield; use offramp.cooperative_yield()"
-    needles = (b"sleep",)
+    call_names = ("time.sleep",)
+    needles = (rb"sleep(0", rb"sleep( 0")
 
-    def check_call(self, node: ast.Call, qualname):
-        return qualname == "time.sleep" and ast_is_zero(node, allow_empty=False)
+    def check_call(self, qualname, call):
+        return qualname == "time.sleep" and is_zero(call, allow_empty=False)
 
-    def rewrite_call(self, qualname, call):
-        if qualname == "time.sleep" and cst_is_zero(call, allow_empty=False):
-            return cooperative_yield()
+    def fix_ref(self, ref, file):
+        if ref.shape[0] == "call" and self.check_call(ref.qualname, ref.shape[1]):
+            return cooperative_yield(ref, file, ref.shape[1])
         return None
