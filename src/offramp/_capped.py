@@ -50,7 +50,7 @@ class CappedExecutor:
                 )
         self._target = Target(pool)  # fails now on a bad name or size
         self.pool_name = self._target.pool_name
-        self.limits: dict[Hashable, int] = dict(limits)
+        self.limits: dict[Hashable, int] = {kind: n for kind, n in limits.items()}
         self.default_limit = default_limit
         self._lock = threading.Lock()
         self._running: collections.defaultdict[Hashable, int] = collections.defaultdict(int)

@@ -34,7 +34,7 @@ class DelayedExecutor:
         self.pool_name = target.pool_name
         self._scheduler: Any = _scheduler_class()(target)
         self._lock = threading.Lock()
-        self._waiting: set[Future[Any]] = set()
+        self._waiting: set[futures.Future[Any]] = set()
 
     def submit_after(
         self, delay: float, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
@@ -61,7 +61,7 @@ class DelayedExecutor:
 
     def _forget(self, future: futures.Future[Any]) -> None:
         with self._lock:
-            self._waiting.discard(future)  # type: ignore[arg-type]
+            self._waiting.discard(future)
 
     def __enter__(self) -> DelayedExecutor:
         return self

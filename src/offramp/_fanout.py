@@ -34,6 +34,7 @@ LOG = logging.getLogger("offramp")
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DidNotRespond(enum.Enum):
@@ -120,19 +121,20 @@ def scatter_gather(
             break
         done, _ = futures.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         pending -= done
-        for future in [f for f in pending if deadlines[f] <= deadline and not f.done()]:
-            pending.discard(future)
-            results[owners[future]] = _give_up(
-                runtime, executor, owners[future], future, deadline - started
+        for late in [f for f in pending if deadlines[f] <= deadline and not f.done()]:
+            pending.discard(late)
+            results[owners[late]] = _give_up(
+                runtime, executor, owners[late], late, deadline - started
             )
         pending -= {f for f in pending if f.done()}
-    for future, target in owners.items():
+    for answered, target in owners.items():
         if target not in results:
-            results[target] = _outcome(executor, target, future)
+            outcome: T | BaseException = _outcome(executor, target, answered)
+            results[target] = outcome
     return {target: results[target] for target in unique}
 
 
-def _outcome(executor: Pool, target: object, future: futures.Future[T]) -> Outcome[T]:
+def _outcome(executor: Pool, target: object, future: futures.Future[R]) -> R | BaseException:
     error = future.exception()
     if error is None:
         return future.result()

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Mapping
 
 from offramp import _backends, _config, _runtime, _shutdown
 from offramp._errors import ModeError, invalid
@@ -40,7 +41,7 @@ def bootstrap(
     config_file: str | None = None,
     *,
     name: str | None = None,
-    pool_defaults=None,
+    pool_defaults: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Mode:
     """Decide this process's concurrency mode and make the process fit it.
 

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
+from types import FrameType
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from offramp import _runtime
@@ -146,7 +147,7 @@ def describe(fn: object) -> str:
 
 
 def _caller_outside_offramp() -> str:
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     package = os.path.dirname(__file__)
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame = frame.f_back
@@ -372,10 +373,10 @@ class Pool(futures.Executor):
 
     def check_wait(self, child: Future[Any]) -> None:
         """Called before a caller blocks on ``child``'s result."""
-        worker = getattr(self._runtime.local, "worker", None)
-        parent = worker.record if worker is not None else None
-        if parent is None or worker.pool is not self:
+        worker: Worker | None = getattr(self._runtime.local, "worker", None)
+        if worker is None or worker.pool is not self or worker.record is None:
             return
+        parent = worker.record
         # The child itself is counted as queued: below zero, nothing is left
         # to run it but the workers already busy.
         if child.running() or self.free_slots() >= 0:
