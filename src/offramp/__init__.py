@@ -27,6 +27,7 @@ from offramp._fanout import DID_NOT_RESPOND, DidNotRespond, Outcome, is_failure,
 from offramp._metrics import register_metrics
 from offramp._mode import Mode, bootstrap, current_mode
 from offramp._pool import Future, PoolState, PoolStatistics
+from offramp._rpc import set_rpc_defaults
 from offramp._shutdown import shutdown_executors
 from offramp._stats import executor_snapshot, log_executor_stats
 
@@ -57,6 +58,7 @@ __all__ = [
     "register_metrics",
     "register_opts",
     "scatter_gather",
+    "set_rpc_defaults",
     "shutdown_executors",
     "spawn",
     "spawn_long_lived",

@@ -29,6 +29,9 @@ DEFAULT_POOL_SIZES = {
     "eventlet": {"default": 1000, "scatter_gather": 1000},
 }
 FALLBACK_POOL_SIZE = {"threading": 10, "eventlet": 1000}
+# oslo.messaging's RPC executor threads (set_rpc_defaults): eventlet mode
+# keeps oslo.messaging's 64 green threads.
+DEFAULT_RPC_EXECUTOR_THREADS = {"threading": 8}
 MAX_POOL_SIZE = {"threading": 1024, "eventlet": 100_000}
 
 # Long enough for a request in flight to finish, short enough that a stuck
