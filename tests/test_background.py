@@ -97,7 +97,8 @@ def test_long_lived_task_carries_context_and_returns_its_result():
     while not offramp.executor_snapshot()["long_lived"] and time.monotonic() < deadline:
         time.sleep(0.01)
     tasks = offramp.executor_snapshot()["long_lived"]
-    assert [t["task"] for t in tasks] == [f"{__name__}.test_long_lived_task_carries_context_and_returns_its_result.<locals>.loop"]
+    assert [t["task"] for t in tasks] == [
+        f"{__name__}.test_long_lived_task_carries_context_and_returns_its_result.<locals>.loop"]
     release.set()
     assert future.result(timeout=5) == "caller"
     assert not offramp.executor_snapshot()["long_lived"]

@@ -1,6 +1,5 @@
 """set_rpc_defaults: oslo.messaging's executor sized for the mode."""
 
-import pytest
 from oslo_config import cfg
 
 import offramp

@@ -139,4 +139,3 @@ def _at_exit() -> None:
     runtime.exiting = True
     if runtime.pools or runtime.periodic_workers:
         shutdown_executors(wait=True)
-
