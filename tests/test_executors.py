@@ -37,7 +37,7 @@ def test_tasks_run_on_native_or_green_threads_by_mode(mode):
 
 
 def test_builtin_pool_sizes(mode):
-    expected = {"threading": (10, 5), "eventlet": (1000, 1000)}[mode]
+    expected = {"threading": (10, 8), "eventlet": (1000, 1000)}[mode]
     pools = (offramp.get_executor("default"), offramp.get_executor("scatter_gather"))
     assert tuple(p.state().max_workers for p in pools) == expected
 
