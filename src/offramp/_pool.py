@@ -342,8 +342,16 @@ class Pool(futures.Executor):
         )
 
     def state(self) -> PoolState:
-        return PoolState(self.max_workers, len(self._workers), max(0, self._idle),
-                         self.queued())
+        """In the terms of the mode's futurist executor (see the backends)."""
+        state: PoolState = self._backend.state_of(self)
+        return state
+
+    def worker_count(self) -> int:
+        return len(self._workers)
+
+    def idle_count(self) -> int:
+        """Workers waiting for a task that no submitter has claimed."""
+        return max(0, self._idle)
 
     def queued(self) -> int:
         return self._queue.qsize()

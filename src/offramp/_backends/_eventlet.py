@@ -15,7 +15,7 @@ import warnings
 
 from offramp._backends import _oslo
 from offramp._errors import ModeError
-from offramp._pool import Pool
+from offramp._pool import Pool, PoolState
 
 MODE = "eventlet"
 LOG = logging.getLogger("offramp")
@@ -80,6 +80,14 @@ POOL_KIND = "GreenThreadPoolExecutor"
 
 def make_pool(runtime, pool_name: str, size: int) -> Pool:
     return Pool(runtime, pool_name, size, POOL_KIND)
+
+
+def state_of(pool: Pool) -> PoolState:
+    # As futurist's GreenThreadPoolExecutor reported it, where a green
+    # thread existed only while it ran a task: "workers" are the running
+    # tasks and "idle workers" the free slots.
+    running = len(pool.running_tasks())
+    return PoolState(pool.max_workers, running, pool.max_workers - running, pool.queued())
 
 
 def start_worker(target, worker, task, name: str) -> GreenWorker:

@@ -19,7 +19,7 @@ import threading
 
 from offramp._backends import _oslo
 from offramp._errors import ModeError
-from offramp._pool import Pool
+from offramp._pool import Pool, PoolState
 
 MODE = "threading"
 LOG = logging.getLogger("offramp")
@@ -155,6 +155,12 @@ POOL_KIND = "ThreadPoolExecutor"
 
 def make_pool(runtime, pool_name: str, size: int) -> Pool:
     return Pool(runtime, pool_name, size, POOL_KIND)
+
+
+def state_of(pool: Pool) -> PoolState:
+    # As futurist's ThreadPoolExecutor reported it: threads started so far,
+    # and those of them waiting for work.
+    return PoolState(pool.max_workers, pool.worker_count(), pool.idle_count(), pool.queued())
 
 
 def start_worker(target, worker, task, name: str) -> threading.Thread:
