@@ -1,7 +1,7 @@
 """offramp's pool: workers it owns, and what it records about each task.
 
-Both modes use this one pool; the backend only says how a worker starts
-and how to find a task's stack. offramp owns its workers rather than
+Both modes use this one pool; the backend only says how a worker starts,
+how to find a task's stack and how to report the pool's state. offramp owns its workers rather than
 subclassing futurist's executors for three reasons:
 
 - futurist joins every worker thread of its ``ThreadPoolExecutor`` in an
@@ -17,8 +17,8 @@ subclassing futurist's executors for three reasons:
 
 A worker is started only when no idle worker can take the task, up to the
 pool's size; workers then stay until shutdown. In eventlet mode they are
-green threads, since the patched ``threading`` and ``queue`` modules are
-looked up when the pool is made.
+green threads, and the queue and locks are green too: the patched
+``queue`` and ``threading`` modules are looked up when the pool is made.
 """
 
 from __future__ import annotations
