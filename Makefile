@@ -35,19 +35,12 @@ clean:
 
 # A/B benchmark of cellsched, threading vs eventlet, on both stacks
 # (needs the local RabbitMQ and MariaDB for the real stack); fails when
-# threading is worse than eventlet on RSS, throughput or p99. Threading
-# pools are sized per stack (docs/performance.md): scatter-gather 15 for 3
-# remote MariaDB cells x ~5 requests per worker; for in-process SQLite,
-# where every extra thread only adds GIL hand-offs, scatter-gather 3 and 2
-# RPC executor threads. Other runs, e.g.:
+# threading is worse than eventlet on RSS, throughput or p99. Both modes
+# run with offramp's defaults (docs/performance.md). Other runs, e.g.:
 #   make ab AB_ARGS="--stack embedded --rounds 3"
 .PHONY: ab
 AB_ARGS ?= --stack both --rounds 5 --warmup 150 --requests 1200 \
-	--host-vcpus 32 --concurrency 10 \
-	--threading-env real:OFFRAMP_THREADING_POOL_SCATTER_GATHER=15 \
-	--threading-env embedded:OFFRAMP_THREADING_POOL_SCATTER_GATHER=3 \
-	--threading-env embedded:OS_DEFAULT__EXECUTOR_THREAD_POOL_SIZE=2 \
-	--max-regression 1.0
+	--host-vcpus 32 --concurrency 10 --max-regression 1.0
 ab: $(STAMP)
 	$(PY) bench/ab.py $(AB_ARGS)
 

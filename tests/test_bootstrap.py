@@ -95,7 +95,7 @@ def test_config_file_mode_and_sizes(tmp_path, monkeypatch):
     assert settings.concurrency == "threading"
     assert settings.pool_size("threading", "cells") == 7
     assert settings.pool_size("threading", "default") == 3
-    assert settings.pool_size("threading", "scatter_gather") == 5
+    assert settings.pool_size("threading", "scatter_gather") == 8
     assert settings.pool_size("eventlet", "default") == 1000
     assert settings.stats_period == 30.0
     monkeypatch.setenv("OFFRAMP_THREADING_POOL_CELLS", "9")

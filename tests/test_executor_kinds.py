@@ -42,6 +42,15 @@ def test_waiting_delayed_tasks_hold_no_pool_thread(unique_pool):
     assert all(f.cancelled() for f in waiting)
 
 
+def test_delayed_futures_are_offramps(unique_pool):
+    # Through futurist's documented _get_future_object hook of its delayed
+    # mixin: if futurist drops the hook, this says so.
+    with offramp.DelayedExecutor(unique_pool(1).pool_name) as delayed:
+        future = delayed.submit_after(0, str, 1)
+        assert isinstance(future, offramp.Future), type(future)
+        assert future.result(timeout=5) == "1"
+
+
 def test_delayed_task_carries_the_callers_context(unique_pool):
     import contextvars
 

@@ -6,7 +6,6 @@ import logging
 import re
 import threading
 
-import futurist
 import pytest
 
 import offramp
@@ -16,16 +15,29 @@ request_id = contextvars.ContextVar("request_id", default=None)
 
 def test_executor_kind_follows_mode(mode):
     pool = offramp.get_executor()
-    expected = futurist.ThreadPoolExecutor if mode == "threading" else futurist.GreenThreadPoolExecutor
-    assert isinstance(pool, expected)
-    assert offramp.get_executor("default") is pool
+    assert isinstance(pool, concurrent.futures.Executor)
+    assert pool.kind == {"threading": "ThreadPoolExecutor",
+                         "eventlet": "GreenThreadPoolExecutor"}[mode]
+    assert offramp.get_executor("default").pool_name == pool.pool_name == "default"
     future = offramp.spawn(divmod, 7, 2)
+    assert isinstance(future, offramp.Future)
     assert isinstance(future, concurrent.futures.Future)
     assert future.result(timeout=5) == (3, 1)
 
 
+def test_tasks_run_on_native_or_green_threads_by_mode(mode):
+    import greenlet
+
+    main_thread, main_greenlet = threading.get_ident(), greenlet.getcurrent()
+    thread, green = offramp.spawn(lambda: (threading.get_ident(), greenlet.getcurrent())).result(5)
+    if mode == "threading":
+        assert thread != main_thread  # another OS thread
+    else:
+        assert green is not main_greenlet and green.parent is not None
+
+
 def test_builtin_pool_sizes(mode):
-    expected = {"threading": (10, 5), "eventlet": (1000, 1000)}[mode]
+    expected = {"threading": (10, 8), "eventlet": (1000, 1000)}[mode]
     pools = (offramp.get_executor("default"), offramp.get_executor("scatter_gather"))
     assert tuple(p.state().max_workers for p in pools) == expected
 
@@ -103,20 +115,63 @@ def test_saturation_warning_on_first_queued_task(unique_pool, caplog):
     assert "too small, or hold stuck threads" in warnings[0]
 
 
+def _pools(*names):
+    from offramp import _executors
+
+    return [_executors.pool(n) for n in names]
+
+
 def test_shutdown_executors_stops_every_worker(mode):
-    pools = [offramp.get_executor(n) for n in ("default", "scatter_gather")]
+    pools = _pools("default", "scatter_gather")
     for pool in pools:
         for f in [pool.submit(sum, [i]) for i in range(3)]:
             f.result(timeout=5)
+    workers = [w.thread for pool in pools for w in pool._workers]
+    assert workers and all(t.is_alive() for t in workers)
     assert offramp.shutdown_executors(wait=True) is True
     for pool in pools:
         assert not pool.alive
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match=f"pool {pool.name} was shut down"):
             pool.submit(sum, [1])
+    assert not [t for t in workers if t.is_alive()]
     if mode == "threading":
-        assert not [t for t in threading.enumerate() if "ThreadWorker" in type(t).__name__]
+        assert not [t for t in threading.enumerate() if t.name.startswith("offramp pytest.")]
     # The next use makes a new pool.
-    assert offramp.get_executor() is not pools[0]
+    assert _pools("default") != pools[:1]
+    assert offramp.spawn(sum, [1, 2]).result(timeout=5) == 3
+
+
+def test_with_get_executor_leaves_the_shared_pool_running(unique_pool):
+    name = unique_pool(2).pool_name
+    with offramp.get_executor(name) as ex:
+        first = ex.submit(sum, [1, 2])
+    assert first.done() and first.result() == 3  # the block waited for it
+    with pytest.raises(RuntimeError, match="this view of pool .* was shut down; the pool itself still runs"):
+        ex.submit(sum, [1])
+    # The pool itself was not closed: every other way in still works.
+    assert offramp.spawn_on(name, sum, [3, 4]).result(timeout=5) == 7
+    assert offramp.get_executor(name).submit(sum, [5]).result(timeout=5) == 5
+    assert offramp.executor_snapshot()["pools"][name]["executed"] == 3
+
+
+def test_closing_a_view_cancels_only_its_own_queued_tasks(unique_pool):
+    pool = unique_pool(1)
+    release, started = threading.Event(), threading.Event()
+    blocker = offramp.spawn_on(pool.pool_name, lambda: started.set() or release.wait(10))
+    assert started.wait(5)
+    view = offramp.get_executor(pool.pool_name)
+    mine = view.submit(sum, [1])
+    theirs = offramp.spawn_on(pool.pool_name, sum, [2])
+    view.shutdown(wait=False, cancel_futures=True)
+    release.set()
+    assert mine.cancelled()
+    assert theirs.result(timeout=5) == 2 and blocker.result(timeout=5) is True
+
+
+def test_a_view_finds_its_pool_again_after_shutdown(unique_pool):
+    view = offramp.get_executor(unique_pool(1).pool_name)
+    assert offramp.shutdown_executors() is True
+    assert view.submit(sum, [2, 2]).result(timeout=5) == 4
 
 
 def test_shutdown_with_timeout_reports_busy_pools(unique_pool, caplog):

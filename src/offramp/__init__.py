@@ -6,6 +6,7 @@ work through :func:`spawn`, :func:`get_executor` and
 """
 
 from offramp._affinity import pin_worker
+from offramp._background import spawn_long_lived, start_periodic
 from offramp._capped import CappedExecutor
 from offramp._config import list_opts, register_opts
 from offramp._delayed import DelayedExecutor
@@ -16,15 +17,18 @@ from offramp._errors import (
     PoolDeadlockError,
 )
 from offramp._executors import (
+    Executor,
     cooperative_yield,
     get_executor,
-    shutdown_executors,
     spawn,
     spawn_on,
 )
-from offramp._fanout import DID_NOT_RESPOND, is_failure, scatter_gather
+from offramp._fanout import DID_NOT_RESPOND, DidNotRespond, Outcome, is_failure, scatter_gather
 from offramp._metrics import register_metrics
 from offramp._mode import Mode, bootstrap, current_mode
+from offramp._pool import Future, PoolState, PoolStatistics
+from offramp._rpc import set_rpc_defaults
+from offramp._shutdown import shutdown_executors
 from offramp._stats import executor_snapshot, log_executor_stats
 
 __all__ = [
@@ -32,10 +36,16 @@ __all__ = [
     "CappedExecutor",
     "ConfigurationError",
     "DelayedExecutor",
+    "DidNotRespond",
+    "Executor",
+    "Future",
     "Mode",
     "ModeError",
     "NotBootstrappedError",
+    "Outcome",
     "PoolDeadlockError",
+    "PoolState",
+    "PoolStatistics",
     "bootstrap",
     "cooperative_yield",
     "current_mode",
@@ -48,7 +58,10 @@ __all__ = [
     "register_metrics",
     "register_opts",
     "scatter_gather",
+    "set_rpc_defaults",
     "shutdown_executors",
     "spawn",
+    "spawn_long_lived",
     "spawn_on",
+    "start_periodic",
 ]

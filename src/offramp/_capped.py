@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from concurrent import futures
+from typing import Any, ParamSpec, TypeVar
 
-from offramp._context import Carrier
-from offramp._executors import get_executor
+from offramp._context import Bound, Carrier
+from offramp._executors import Target
+from offramp._pool import Future, current_task_future
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CappedExecutor:
-    """Submit tasks by kind to a named pool, at most ``limits[kind]`` at once.
+    """Submit tasks by kind to a pool, at most ``limits[kind]`` at once.
 
-    With ``default_limit``, kinds not named in ``limits`` are accepted too,
-    each capped at that number; without it they are refused.
+    ``pool`` is a pool name, an executor from ``offramp.get_executor()``,
+    or any ``concurrent.futures.Executor``, which is never shut down here.
+    With ``default_limit``, kinds not named in ``limits`` are accepted
+    too, each capped at that number; without it they are refused.
     """
 
     def __init__(
-        self, pool_name: str, limits: Mapping[str, int], *, default_limit: int | None = None
+        self,
+        pool: str | futures.Executor,
+        limits: Mapping[str, int],
+        *,
+        default_limit: int | None = None,
     ) -> None:
         if not isinstance(limits, Mapping) or not (limits or default_limit):
             raise ValueError(
@@ -37,40 +48,48 @@ class CappedExecutor:
                     f"invalid limit {limit!r} for kind {kind!r}; accepted: a "
                     "whole number >= 1"
                 )
-        get_executor(pool_name)  # fail now on a bad name or size
-        self.pool_name = pool_name
-        self.limits = dict(limits)
+        self._target = Target(pool)  # fails now on a bad name or size
+        self.pool_name = self._target.pool_name
+        self.limits: dict[Hashable, int] = {kind: n for kind, n in limits.items()}
         self.default_limit = default_limit
         self._lock = threading.Lock()
-        self._running = collections.defaultdict(int)
-        self._waiting = collections.defaultdict(collections.deque)
+        self._running: collections.defaultdict[Hashable, int] = collections.defaultdict(int)
+        self._waiting: collections.defaultdict[
+            Hashable, collections.deque[tuple[Future[Any], Bound]]] = collections.defaultdict(
+                collections.deque)
 
-    def submit(self, kind, fn, /, *args, **kwargs) -> futures.Future:
+    def submit(self, kind: Hashable, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         limit = self.limits.get(kind, self.default_limit)
         if limit is None:
             raise ValueError(
                 f"unknown kind {kind!r}; accepted: {', '.join(map(repr, self.limits))}"
             )
+        future: Future[T] | None = None
         with self._lock:
             start = self._running[kind] < limit
             if start:
                 self._running[kind] += 1
             else:
-                future = futures.Future()
+                future = Future()
                 self._waiting[kind].append((future, Carrier().bind(fn, *args, **kwargs)))
-        if start:
-            # Under the cap the pool's own Future serves: it can be
-            # cancelled while queued there, and costs nothing extra.
-            try:
-                inner = get_executor(self.pool_name).submit(fn, *args, **kwargs)
-            except BaseException:
-                self._next(kind)
-                raise
-            inner.add_done_callback(lambda done: self._next(kind))
-            return inner
-        return future
+        if future is not None:
+            return future
+        if self.pool_name is None:
+            # Another executor's futures are not offramp's: relay to one.
+            future = Future()
+            self._start(kind, future, Carrier().bind(fn, *args, **kwargs))
+            return future
+        # Under the cap the pool's own Future serves: it can be cancelled
+        # while queued there, and costs nothing extra.
+        try:
+            inner = self._target.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._next(kind)
+            raise
+        inner.add_done_callback(lambda done: self._next(kind))
+        return inner  # type: ignore[return-value]  # an offramp pool's Future
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[Hashable, dict[str, int | None]]:
         with self._lock:
             kinds = [*self.limits, *(k for k in self._running if k not in self.limits)]
             return {
@@ -80,12 +99,12 @@ class CappedExecutor:
                 for kind in kinds
             }
 
-    def _start(self, kind, future, call) -> None:
+    def _start(self, kind: Hashable, future: Future[Any], call: Bound) -> None:
         if future.cancelled():
             self._next(kind)
             return
         try:
-            inner = get_executor(self.pool_name).submit(_StartOrSkip(future, call))
+            inner = self._target.submit(_StartOrSkip(future, call))
         except BaseException as exc:
             if future.set_running_or_notify_cancel():
                 future.set_exception(exc)
@@ -93,7 +112,7 @@ class CappedExecutor:
             return
         inner.add_done_callback(lambda done: self._relay(kind, future, done))
 
-    def _relay(self, kind, future, inner) -> None:
+    def _relay(self, kind: Hashable, future: Future[Any], inner: futures.Future[Any]) -> None:
         if not future.cancelled():
             error = inner.exception()
             if error is None:
@@ -102,7 +121,7 @@ class CappedExecutor:
                 future.set_exception(error)
         self._next(kind)
 
-    def _next(self, kind) -> None:
+    def _next(self, kind: Hashable) -> None:
         """A slot of ``kind`` is free: give it to the next waiting task."""
         with self._lock:
             waiting = self._waiting[kind]
@@ -126,11 +145,14 @@ class _StartOrSkip:
 
     __slots__ = ("future", "func")
 
-    def __init__(self, future: futures.Future, func) -> None:
+    def __init__(self, future: Future[Any], func: Bound) -> None:
         self.future = future
         self.func = func  # followed by describe() for the task's name
 
-    def __call__(self):
+    def __call__(self) -> object:
+        # Before the task shows as running: whoever gives up on it then
+        # finds the pool task that runs it (see _pool.mark_abandoned).
+        self.future._inner = current_task_future()
         if self.future.set_running_or_notify_cancel():
             return self.func()
         return None

@@ -23,13 +23,24 @@ MODE_CHOICES = ("threading", "eventlet", "auto")
 PIN_POLICIES = ("auto", "always", "never")
 
 # Threads cost a stack and an OS thread each, green threads almost nothing;
-# nova sized its pools the same way.
+# nova sized its pools the same way. A pool starts a thread only when no
+# idle one can take the task, so a size is a cap. Scatter-gather's 8 met
+# the A/B goals with remote cells (which want more readers in flight) and
+# with in-process SQLite (where each extra reader only adds GIL hand-offs)
+# alike: docs/performance.md.
 DEFAULT_POOL_SIZES = {
-    "threading": {"default": 10, "scatter_gather": 5},
+    "threading": {"default": 10, "scatter_gather": 8},
     "eventlet": {"default": 1000, "scatter_gather": 1000},
 }
 FALLBACK_POOL_SIZE = {"threading": 10, "eventlet": 1000}
+# oslo.messaging's RPC executor threads (set_rpc_defaults): eventlet mode
+# keeps oslo.messaging's 64 green threads.
+DEFAULT_RPC_EXECUTOR_THREADS = {"threading": 8}
 MAX_POOL_SIZE = {"threading": 1024, "eventlet": 100_000}
+
+# Long enough for a request in flight to finish, short enough that a stuck
+# task does not hold a stopping service for long.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
 # Below 1 MiB a deep recursion overflows the C stack and segfaults before
 # Python's recursion limit (1000 frames) can raise RecursionError.
@@ -48,7 +59,7 @@ OPTS = [
         "threading_pool_sizes",
         default={},
         help="Worker threads per named pool in threading mode, e.g. "
-        "default:10,scatter_gather:5. OFFRAMP_THREADING_POOL_<NAME> "
+        "default:10,scatter_gather:8. OFFRAMP_THREADING_POOL_<NAME> "
         "overrides one pool.",
     ),
     cfg.DictOpt(
@@ -77,6 +88,13 @@ OPTS = [
         "watchdog_period",
         default=5.0,
         help="Seconds between two watchdog checks for hung tasks.",
+    ),
+    cfg.FloatOpt(
+        "shutdown_timeout",
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        help="Seconds shutdown_executors() (and interpreter exit) waits for "
+        "running pool tasks before it logs their stacks and leaves them; "
+        "tasks abandoned by scatter_gather are never waited for.",
     ),
     cfg.IntOpt(
         "thread_stack_size",
@@ -136,14 +154,16 @@ class Settings:
     saturation_warning_interval: float = 60.0
     hung_task_thresholds: tuple[float, ...] = (60.0, 300.0, 900.0)
     watchdog_period: float = 5.0
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     deadlock_action: str = "log"
     thread_stack_size: int = 0  # KiB; 0: platform default
     malloc_arena_max: int = 0  # 0: glibc default
     pin_workers: str = "auto"
 
     def pool_size(self, mode: str, name: str) -> int:
-        """Size of pool ``name``: env, then config, then the application's
-        ``pool_defaults``, then offramp's defaults."""
+        """Size of pool ``name`` (canonical: see ``pool_key``): env, then
+        config, then the application's ``pool_defaults``, then offramp's
+        defaults."""
         env_name = f"OFFRAMP_{mode.upper()}_POOL_{_env_key(name)}"
         raw = os.environ.get(env_name)
         if raw is not None and raw.strip():
@@ -189,10 +209,10 @@ def load(config_file: str | None = None, pool_defaults=None) -> Settings:
             if env_name.startswith(prefix) and raw.strip():
                 _pool_size(mode, env_name, raw)
         key = f"{mode}_pool_sizes"
-        sizes[mode] = {
+        sizes[mode] = _by_pool_key(f"{key} {where}", {
             name: _pool_size(mode, f"{key} {where} (pool {name!r})", raw)
             for name, raw in (values.get(key) or {}).items()
-        }
+        })
 
     app_sizes = _app_pool_sizes(pool_defaults or {})
 
@@ -223,6 +243,7 @@ def load(config_file: str | None = None, pool_defaults=None) -> Settings:
         saturation_warning_interval=number("saturation_warning_interval", 60.0),
         hung_task_thresholds=thresholds,
         watchdog_period=number("watchdog_period", 5.0, minimum=0.0),
+        shutdown_timeout=number("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT),
         deadlock_action=choice(source, action, ("log", "raise"))
         if source
         else "log",
@@ -240,15 +261,37 @@ def _app_pool_sizes(pool_defaults) -> dict:
         raise invalid(source, pool_defaults,
                       "a mapping with keys 'threading' and/or 'eventlet', each "
                       "mapping pool names to sizes")
-    sizes = {"threading": {}, "eventlet": {}}
+    sizes: dict[str, dict[str, int]] = {"threading": {}, "eventlet": {}}
     for mode, pools in pool_defaults.items():
         if not isinstance(pools, Mapping):
             raise invalid(f"{source}[{mode!r}]", pools, "a mapping of pool name to size")
+        given = {}
         for name, raw in pools.items():
             if isinstance(raw, bool):
                 raise invalid(f"{source} (pool {name!r}, {mode} mode)", raw, "a whole number")
-            sizes[mode][name] = _pool_size(mode, f"{source} (pool {name!r}, {mode} mode)", raw)
+            given[name] = _pool_size(mode, f"{source} (pool {name!r}, {mode} mode)", raw)
+        sizes[mode] = _by_pool_key(f"{source}[{mode!r}]", given)
     return sizes
+
+
+def pool_key(name: str) -> str:
+    """The one spelling of a pool name, the one its environment variable
+    has: lower case, with ``_`` for ``-`` and ``.``."""
+    return re.sub(r"[-.]", "_", name).lower()
+
+
+def _by_pool_key(source: str, sizes: Mapping[str, int]) -> dict[str, int]:
+    keyed: dict[str, int] = {}
+    spelled: dict[str, str] = {}
+    for name, size in sizes.items():
+        key = pool_key(str(name))
+        if key in keyed and keyed[key] != size:
+            raise invalid(
+                source, dict(sizes),
+                f"one size per pool; {spelled[key]!r} and {name!r} are the same "
+                f"pool {key!r} (names ignore case, and '-' and '.' count as '_')")
+        keyed[key], spelled[key] = size, str(name)
+    return keyed
 
 
 def _read_config_file(path: str) -> dict:
@@ -279,7 +322,7 @@ def _read_config_file(path: str) -> dict:
 
 
 def _env_key(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return pool_key(name).upper()
 
 
 def choice(source: str, raw: str, accepted: tuple[str, ...]) -> str:

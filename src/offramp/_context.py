@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import sys
+from collections.abc import Callable
+from typing import Any
 
 
 class Carrier:
@@ -21,10 +23,11 @@ class Carrier:
         self._vars = contextvars.copy_context()
         # Only when the application uses oslo.context: importing it here
         # would cost every process that never does.
-        self._oslo = sys.modules.get("oslo_context.context")
-        self._request = self._oslo.get_current() if self._oslo else None
+        self._oslo: Any = sys.modules.get("oslo_context.context")
+        self._request = self._oslo.get_current() if self._oslo is not None else None
 
-    def run(self, fn, /, *args, **kwargs):
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``fn(*args, **kwargs)`` in the submitter's context."""
         if self._oslo is None:
             return self._vars.run(fn, *args, **kwargs)
         store = self._oslo._request_store
@@ -35,7 +38,7 @@ class Carrier:
         finally:
             store.context = previous
 
-    def bind(self, fn, /, *args, **kwargs) -> Bound:
+    def bind(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Bound:
         """``fn`` with its arguments, to run later in this context."""
         return Bound(self, fn, args, kwargs)
 
@@ -45,11 +48,29 @@ class Bound:
 
     __slots__ = ("carrier", "func", "args", "kwargs")
 
-    def __init__(self, carrier: Carrier, func, args, kwargs) -> None:
+    def __init__(self, carrier: Carrier, func: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.carrier = carrier
         self.func = func
         self.args = args
         self.kwargs = kwargs
 
-    def __call__(self):
-        return self.carrier.run(self.func, *self.args, **self.kwargs)
+    def __call__(self) -> Any:
+        return self.carrier.call(self.func, self.args, self.kwargs)
+
+
+class Named:
+    """A call named in logs after ``func``, which it may wrap (futurist's
+    runners hand the pool their own wrapper, not the user's function)."""
+
+    __slots__ = ("func", "call", "args", "kwargs")
+
+    def __init__(self, func: object, call: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.func = func
+        self.call = call
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self) -> Any:
+        return self.call(*self.args, **self.kwargs)

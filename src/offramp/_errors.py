@@ -25,12 +25,19 @@ class ModeError(RuntimeError):
 class NotBootstrappedError(RuntimeError):
     """An offramp runtime call was made before ``offramp.bootstrap()``."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            f"{what} needs the concurrency mode, but offramp.bootstrap() has "
-            "not run in this process yet. Call offramp.bootstrap() as the "
-            "first statement of the service's entry point."
-        )
+    def __init__(self, what: str, failure: str | None = None) -> None:
+        if failure is None:
+            super().__init__(
+                f"{what} needs the concurrency mode, but offramp.bootstrap() has "
+                "not run in this process yet. Call offramp.bootstrap() as the "
+                "first statement of the service's entry point."
+            )
+        else:
+            super().__init__(
+                f"{what} needs the concurrency mode, but offramp.bootstrap() "
+                f"failed in this process ({failure}). Fix that error first: "
+                "nothing in offramp runs until bootstrap has succeeded."
+            )
 
 
 class PoolDeadlockError(RuntimeError):

@@ -11,6 +11,11 @@ service that never exposes metrics should not pay for it in every worker
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
 from offramp import _runtime, _stats
 
 _GAUGES = {
@@ -32,7 +37,7 @@ _COUNTERS = {
 class PoolCollector:
     """Collects the pools of this process; register it once per registry."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Any]:
         if _runtime.peek() is None:
             return
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -57,10 +62,23 @@ class PoolCollector:
             yield family
 
 
-def register_metrics(registry=None) -> PoolCollector:
-    """Expose every pool's figures on a prometheus_client registry."""
+_registered: weakref.WeakKeyDictionary[Any, PoolCollector] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def register_metrics(registry: Any = None) -> PoolCollector:
+    """Expose every pool's figures on a prometheus_client registry
+    (default: its global ``REGISTRY``).
+
+    Idempotent: a second call for the same registry returns the collector
+    registered by the first, instead of failing on duplicate series.
+    """
     if registry is None:
         from prometheus_client import REGISTRY as registry
-    collector = PoolCollector()
-    registry.register(collector)
+    with _lock:
+        collector = _registered.get(registry)
+        if collector is None:
+            collector = PoolCollector()
+            registry.register(collector)
+            _registered[registry] = collector
     return collector

@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Mapping
 
-from offramp import _backends, _config, _runtime
+from offramp import _backends, _config, _runtime, _shutdown
 from offramp._errors import ModeError, invalid
 
 LOG = logging.getLogger("offramp")
@@ -40,7 +41,7 @@ def bootstrap(
     config_file: str | None = None,
     *,
     name: str | None = None,
-    pool_defaults=None,
+    pool_defaults: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Mode:
     """Decide this process's concurrency mode and make the process fit it.
 
@@ -56,25 +57,44 @@ def bootstrap(
     A second call that reaches the same mode does nothing; one that would
     change it raises :class:`ModeError`.
     """
-    settings = _config.load(config_file, pool_defaults)
-    mode, source = _resolve(default, env_var, settings)
-    with _bootstrap_lock:
-        current = _runtime.peek()
-        if current is not None:
-            if current.mode == mode.value:
-                return mode
-            raise ModeError(
-                f"this process already runs in {current.mode} mode; "
-                f"bootstrap cannot switch it to {mode.value} (asked by "
-                f"{source}). The mode is chosen once per process."
-            )
-        backend = _backends.load(mode.value)
-        backend.prepare(settings)
-        _runtime.install(
-            _runtime.Runtime(mode.value, backend, settings, name or _program_name())
-        )
-    LOG.info("offramp: running in %s mode, chosen by %s", mode.value, source)
+    try:
+        settings = _config.load(config_file, pool_defaults)
+        mode, source = _resolve(default, env_var, settings)
+        with _bootstrap_lock:
+            current = _runtime.peek()
+            if current is not None:
+                if current.mode == mode.value:
+                    return mode
+                raise ModeError(
+                    f"this process already runs in {current.mode} mode; "
+                    f"bootstrap cannot switch it to {mode.value} (asked by "
+                    f"{source}). The mode is chosen once per process."
+                )
+            backend = _backends.load(mode.value)
+            backend.prepare(settings)
+            runtime = _runtime.Runtime(mode.value, backend, settings, name or _program_name())
+            _runtime.install(runtime)
+    except BaseException as exc:
+        _runtime.record_failure(exc)
+        raise
+    _shutdown.install_exit_hook()
+    runtime.banner = f"offramp: running in {mode.value} mode, chosen by {source}"
+    announce(runtime)
     return mode
+
+
+def announce(runtime: _runtime.Runtime) -> None:
+    """Log bootstrap's INFO line once the process can show it.
+
+    Bootstrap comes first, usually before the service configures logging,
+    when an INFO line would go nowhere. So the line waits until a handler
+    exists, and is logged by the first pool created after that (or by
+    ``log_executor_stats()``).
+    """
+    banner = runtime.banner
+    if banner is not None and LOG.hasHandlers():
+        runtime.banner = None
+        LOG.info("%s", banner)
 
 
 def current_mode() -> Mode:

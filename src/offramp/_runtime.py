@@ -12,9 +12,17 @@ from __future__ import annotations
 import os
 import threading
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from offramp._config import Settings
 from offramp._errors import NotBootstrappedError
+
+if TYPE_CHECKING:
+    from futurist.periodics import PeriodicWorker
+
+    from offramp._background import LongLivedTask
+    from offramp._capped import CappedExecutor
+    from offramp._pool import Pool
 
 
 class Runtime:
@@ -32,10 +40,15 @@ class Runtime:
         # these are green primitives.
         self.lock = threading.RLock()
         self.local = threading.local()
-        self.pools: dict = {}
-        self.ticker = None
-        self.abandoned: dict = {}
-        self.fanout_gates: dict = {}
+        self.pools: dict[str, Pool] = {}
+        self.ticker: object = None
+        self.fanout_gates: dict[tuple[str, int], CappedExecutor] = {}
+        self.periodic_workers: list[PeriodicWorker] = []
+        self.long_lived: dict[int, LongLivedTask] = {}
+        # Set by the exit hook: no pool is created once they are shut down.
+        self.exiting = False
+        # Bootstrap's INFO line, until logging can show it (_mode.announce).
+        self.banner: str | None = None
 
     def fresh(self) -> Runtime:
         """The same configuration, with none of the state."""
@@ -43,12 +56,20 @@ class Runtime:
 
 
 _current: Runtime | None = None
+_failure: str | None = None
 
 
 def get(what: str = "this call") -> Runtime:
     if _current is None:
-        raise NotBootstrappedError(what)
+        raise NotBootstrappedError(what, _failure)
     return _current
+
+
+def record_failure(exc: BaseException) -> None:
+    """A bootstrap that raised: later errors say so, not "has not run"."""
+    global _failure
+    if _current is None:
+        _failure = f"{type(exc).__name__}: {exc}"
 
 
 def peek() -> Runtime | None:
@@ -56,8 +77,9 @@ def peek() -> Runtime | None:
 
 
 def install(runtime: Runtime) -> None:
-    global _current
+    global _current, _failure
     _current = runtime
+    _failure = None
 
 
 def _reset_in_child() -> None:

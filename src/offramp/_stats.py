@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from typing import Any
 
-from offramp import _runtime
+from offramp import _mode, _runtime
+from offramp._pool import Pool
 
 LOG = logging.getLogger("offramp")
 
 
-def pool_snapshot(pool) -> dict:
+def pool_snapshot(pool: Pool) -> dict[str, Any]:
     stats = pool.statistics
     state = pool.state()
     running = pool.running_tasks()
-    abandoned = dict(pool._runtime.abandoned.get(pool.pool_name, {}))
+    abandoned = dict(pool.abandoned)
     return {
         "name": pool.name,
         "kind": pool.kind,
@@ -38,20 +41,28 @@ def pool_snapshot(pool) -> dict:
     }
 
 
-def executor_snapshot() -> dict:
-    """Every pool's figures as plain data, ready for JSON or metrics."""
+def executor_snapshot() -> dict[str, Any]:
+    """Every pool's figures as plain data, ready for JSON or metrics.
+
+    ``long_lived`` lists the tasks of ``spawn_long_lived()``, which run
+    outside the pools, with how long each has run.
+    """
     runtime = _runtime.get("offramp.executor_snapshot()")
+    now = time.monotonic()
     with runtime.lock:
         pools = dict(runtime.pools)
+        long_lived = list(runtime.long_lived.values())
     return {
         "mode": runtime.mode,
         "process": runtime.process_name,
         "pid": os.getpid(),
         "pools": {name: pool_snapshot(pool) for name, pool in pools.items()},
+        "long_lived": [{"task": t.task, "running_s": round(now - t.started, 3)}
+                       for t in long_lived],
     }
 
 
-def stats_lines(snapshot: dict) -> list[str]:
+def stats_lines(snapshot: dict[str, Any]) -> list[str]:
     lines = []
     for pool in snapshot["pools"].values():
         lines.append(
@@ -74,5 +85,7 @@ def stats_lines(snapshot: dict) -> list[str]:
 
 def log_executor_stats() -> None:
     """Log every pool's statistics and state lines now."""
-    for line in stats_lines(executor_snapshot()):
+    snapshot = executor_snapshot()
+    _mode.announce(_runtime.get())
+    for line in stats_lines(snapshot):
         LOG.info("%s", line)

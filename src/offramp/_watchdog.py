@@ -29,8 +29,7 @@ def check(runtime) -> int:
             if record.thresholds_crossed == 0:
                 pool.hung_reported += 1
             record.thresholds_crossed = crossed
-            frame = runtime.backend.stack_of(record.handle)
-            stack = "".join(traceback.format_stack(frame)) if frame else "(stack unavailable)\n"
+            stack = stack_text(runtime, record)
             LOG.warning(
                 "Task %s on pool %s has been running for %.1fs (threshold "
                 "%gs); it may be hung. Its stack:\n%s",
@@ -38,3 +37,9 @@ def check(runtime) -> int:
             )
             reported += 1
     return reported
+
+
+def stack_text(runtime, record) -> str:
+    """Where a running task is now, as a formatted stack."""
+    frame = runtime.backend.stack_of(record.handle)
+    return "".join(traceback.format_stack(frame)) if frame else "(stack unavailable)\n"

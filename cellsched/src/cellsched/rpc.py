@@ -84,7 +84,9 @@ def limit_prefetch(conf) -> None:
 
 
 def get_server(conf, transport, scheduler: Scheduler):
-    """An RPC server on the configured topic with the mode's executor."""
+    """An RPC server on the configured topic with the mode's executor,
+    sized for the mode by offramp (an operator's setting still wins)."""
+    offramp.set_rpc_defaults(conf)
     target = oslo_messaging.Target(
         topic=conf.cellsched.topic,
         server=f"{socket.gethostname()}-{os.getpid()}")

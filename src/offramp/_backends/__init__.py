@@ -7,8 +7,11 @@ module defines:
 - ``MODE``: its mode's name;
 - ``prepare(settings)``: make the process safe for the mode (patch, or
   guard against eventlet) and select the matching oslo.service backend;
-- ``make_pool(runtime, name, size)``: a futurist executor with offramp's
-  tracking (see ``_pool``);
+- ``make_pool(runtime, name, size)``: an offramp ``Pool`` (see ``_pool``);
+- ``start_worker(target, worker, task, name)``: start a pool worker, a
+  daemon thread or a green thread, and return it (joinable);
+- ``state_of(pool)``: its ``PoolState``, as the mode's futurist executor
+  reported it, so the stats lines mean what operators know;
 - ``PIN_WORKERS_BY_DEFAULT``: whether ``pin_worker()`` pins under the
   ``auto`` policy;
 - ``cooperative_yield()``;

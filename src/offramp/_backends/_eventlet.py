@@ -7,15 +7,15 @@ stall the whole hub. Those known to do so are named at bootstrap.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
+import threading
 import warnings
 
 from offramp._backends import _oslo
 from offramp._errors import ModeError
-from offramp._pool import Future, PoolState, TrackedPool
+from offramp._pool import Pool, PoolState
 
 MODE = "eventlet"
 LOG = logging.getLogger("offramp")
@@ -75,54 +75,51 @@ def prepare(settings) -> None:
     _oslo.select(MODE)
 
 
-def make_pool(runtime, pool_name: str, size: int):
-    return _pool_class()(runtime, pool_name, size)
+POOL_KIND = "GreenThreadPoolExecutor"
 
 
-@functools.cache
-def _pool_class():
-    # futurist is imported only once eventlet is patched, so that its green
-    # primitives are built on the patched stdlib.
-    import futurist
-    from futurist import _utils
+def make_pool(runtime, pool_name: str, size: int) -> Pool:
+    return Pool(runtime, pool_name, size, POOL_KIND)
 
-    class Pool(TrackedPool, futurist.GreenThreadPoolExecutor):
-        kind = "GreenThreadPoolExecutor"
 
-        def __init__(self, runtime, pool_name: str, size: int) -> None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                futurist.GreenThreadPoolExecutor.__init__(self, max_workers=size)
-            self._init_tracking(runtime, pool_name, size)
+def state_of(pool: Pool) -> PoolState:
+    # As futurist's GreenThreadPoolExecutor reported it, where a green
+    # thread existed only while it ran a task: "workers" are the running
+    # tasks and "idle workers" the free slots.
+    running = len(pool.running_tasks())
+    return PoolState(pool.max_workers, running, pool.max_workers - running, pool.queued())
 
-        def _submit(self, fn, *args, **kwargs):
-            future = Future()
-            work = _utils.WorkItem(future, fn, *args, **kwargs)
-            if not self._spin_up(work):
-                self._delayed_work.put(work)
-            return future
 
-        # A green pool has no standing workers: a green thread exists only
-        # while it runs a task. So "workers" counts running green threads
-        # and "idle workers" the free slots.
-        def queued(self) -> int:
-            return self._delayed_work.qsize()
+def start_worker(target, worker, task, name: str) -> GreenWorker:
+    return GreenWorker(target, (worker, task))
 
-        def state(self) -> PoolState:
-            running = self._pool.running()
-            return PoolState(
-                self._max_workers, running,
-                self._max_workers - running, self._delayed_work.qsize(),
-            )
 
-        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-            if cancel_futures:
-                while not self._delayed_work.empty():
-                    self._delayed_work.get_nowait().future.cancel()
-                    self._delayed_work.task_done()
-            super().shutdown(wait=wait)
+class GreenWorker:
+    """A pool worker's green thread, joinable like a thread.
 
-    return Pool
+    Started with ``spawn_n``, which only schedules it: the submitter keeps
+    running until it yields, as it always did under eventlet. (A patched
+    ``threading.Thread.start()`` would switch to the new thread at once.)
+    A green thread never keeps the interpreter from exiting.
+    """
+
+    def __init__(self, target, args) -> None:
+        import eventlet
+
+        self._done = threading.Event()  # green: created after patching
+        eventlet.spawn_n(self._run, target, args)
+
+    def _run(self, target, args) -> None:
+        try:
+            target(*args)
+        finally:
+            self._done.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return not self._done.is_set()
 
 
 def cooperative_yield() -> None:

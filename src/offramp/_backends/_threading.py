@@ -12,17 +12,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib.abc
-import functools
 import logging
-import queue
 import sys
 import sysconfig
 import threading
-from concurrent import futures
 
 from offramp._backends import _oslo
 from offramp._errors import ModeError
-from offramp._pool import Future, PoolState, TrackedPool
+from offramp._pool import Pool, PoolState
 
 MODE = "threading"
 LOG = logging.getLogger("offramp")
@@ -153,73 +150,25 @@ def poison_monkey_patch(eventlet) -> None:
             fn.__code__ = _refuse_monkey_patch.__code__
 
 
-def make_pool(runtime, pool_name: str, size: int):
-    return _pool_class()(runtime, pool_name, size)
+POOL_KIND = "ThreadPoolExecutor"
 
 
-@functools.cache
-def _pool_class():
-    # futurist imports eventlet when it can; importing it only after the
-    # guard is in place makes futurist see eventlet as not installed.
-    import futurist
-    from futurist import _utils as futurist_utils
+def make_pool(runtime, pool_name: str, size: int) -> Pool:
+    return Pool(runtime, pool_name, size, POOL_KIND)
 
-    class StopWorker(futurist_utils.WorkItem):
-        """Queued behind all real work: the worker that runs it exits.
 
-        futurist's workers otherwise poll once a second for shutdown, so
-        an idle shutdown took up to a second per pool.
-        """
+def state_of(pool: Pool) -> PoolState:
+    # As futurist's ThreadPoolExecutor reported it: threads started so far,
+    # and those of them waiting for work.
+    return PoolState(pool.max_workers, pool.worker_count(), pool.idle_count(), pool.queued())
 
-        def __init__(self) -> None:
-            super().__init__(futures.Future(), lambda: threading.current_thread().stop())
 
-    class Pool(TrackedPool, futurist.ThreadPoolExecutor):
-        kind = "ThreadPoolExecutor"
-
-        def __init__(self, runtime, pool_name: str, size: int) -> None:
-            futurist.ThreadPoolExecutor.__init__(self, max_workers=size)
-            self._init_tracking(runtime, pool_name, size)
-
-        def _submit(self, fn, *args, **kwargs):
-            future = Future()
-            self._maybe_spin_up()
-            self._work_queue.put(futurist_utils.WorkItem(future, fn, *args, **kwargs))
-            return future
-
-        def queued(self) -> int:
-            return self._work_queue.qsize()
-
-        def state(self) -> PoolState:
-            return PoolState(
-                self._max_workers, self.num_workers,
-                self.get_num_idle_workers(), self.queue_size,
-            )
-
-        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-            with self._shutdown_lock:
-                first = not self._shutdown
-                self._shutdown = True
-            if first:
-                if cancel_futures:
-                    self._cancel_queued()
-                # Queued work still runs; then each worker takes one stop.
-                for _ in self._workers:
-                    self._work_queue.put(StopWorker())
-            if wait:
-                for worker in list(self._workers):
-                    worker.join()
-
-        def _cancel_queued(self) -> None:
-            while True:
-                try:
-                    item = self._work_queue.get_nowait()
-                except queue.Empty:
-                    return
-                item.future.cancel()
-                self._work_queue.task_done()
-
-    return Pool
+def start_worker(target, worker, task, name: str) -> threading.Thread:
+    # Daemon: a worker stuck in a task never keeps the interpreter from
+    # exiting; shutdown_executors() decides how long exit waits for it.
+    thread = threading.Thread(target=target, args=(worker, task), name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def cooperative_yield() -> None:
