@@ -193,25 +193,27 @@ class Scheduler:
 
     def _reason(self, spec, nhosts, skipped, rejected, lost_races, errors,
                 placed, zones=None) -> str:
+        zone = spec.availability_zone
+        # An unknown zone is a typo more often than a full zone: say which
+        # zones exist (a few), and name the asked-for zone only there.
+        unknown_zone = zones is not None and zone and zone not in zones
         parts = [f"No valid host for {spec.num_instances} x "
                  f"(vcpus={spec.flavor.vcpus}, "
                  f"memory_mb={spec.flavor.memory_mb}, "
                  f"disk_gb={spec.flavor.disk_gb})"
-                 + (f" in zone {spec.availability_zone!r}"
-                    if spec.availability_zone else "")
+                 + (f" in zone {zone!r}" if zone and not unknown_zone
+                    else "")
                  + f": {nhosts} hosts considered"]
         if placed:
             parts.append(f"only {placed} could be placed (released)")
         if rejected:
             parts.append("rejected: " + ", ".join(
                 f"{n} {r}" for r, n in rejected.most_common()))
-        if zones is not None and spec.availability_zone \
-                and spec.availability_zone not in zones:
-            # An unknown zone is a typo more often than a full zone: say
-            # which zones exist.
-            parts.append(f"no host is in zone {spec.availability_zone!r}; "
-                         f"zones with hosts: "
-                         f"{', '.join(sorted(zones)) or 'none'}")
+        if unknown_zone:
+            known = sorted(zones)
+            more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+            parts.append(f"no host is in zone {zone!r}; zones with hosts: "
+                         f"{', '.join(known[:10]) or 'none'}{more}")
         if lost_races:
             parts.append(f"{lost_races} claims lost to concurrent requests")
         if errors:
