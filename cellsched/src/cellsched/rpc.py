@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import uuid
 
 import offramp
 import oslo_messaging
+from oslo_messaging.rpc.server import RPCServer
 
-from cellsched.request import InvalidRequest
+from cellsched.request import InvalidRequest, bounded, shown
 from cellsched.scheduler import NoValidHost, Scheduler
 
 LOG = logging.getLogger(__name__)
@@ -45,12 +47,17 @@ class SchedulerEndpoint:
     def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
 
+    # ctxt is positional-only: a client argument named "ctxt" lands in
+    # ``unexpected`` instead of failing the call with a TypeError.
     @oslo_messaging.expected_exceptions(InvalidRequest, NoValidHost)
-    def select_destinations(self, ctxt, request_spec=None, **unexpected):
+    def select_destinations(self, ctxt, /, request_spec=None, **unexpected):
         if unexpected:
+            names = sorted(shown(k, 40) for k in unexpected)
             raise InvalidRequest(
-                f"select_destinations got unexpected arguments "
-                f"{sorted(unexpected)}; it accepts only request_spec")
+                f"select_destinations got {len(names)} unexpected arguments "
+                f"[{', '.join(names[:5])}]"
+                f"{' and more' if len(names) > 5 else ''}; it accepts only "
+                f"request_spec")
         if request_spec is None:
             raise InvalidRequest(
                 "select_destinations needs request_spec: {'flavor': "
@@ -83,14 +90,102 @@ def limit_prefetch(conf) -> None:
             conf.set_default("rabbit_qos_prefetch_count", 1, group=group)
 
 
+_VERSION = re.compile(r"^[0-9]{1,9}\.[0-9]{1,9}$")
+
+
+def _expected(exc: Exception) -> oslo_messaging.ExpectedException:
+    """``exc`` as the server's "expected" failure: replied to the client
+    as it is, logged by oslo.messaging at DEBUG only."""
+    try:
+        raise exc
+    except Exception:
+        return oslo_messaging.ExpectedException()
+
+
+class ClientErrorDispatcher(oslo_messaging.RPCDispatcher):
+    """The RPC dispatcher, with errors a client causes kept out of the
+    ERROR log and every error reply bounded in size.
+
+    oslo.messaging's server logs an unknown method, an unsupported version
+    and a malformed message (a method or version that is not a string) as
+    "Exception during message handling" at ERROR with a traceback, so any
+    client could fill the log.  Here they are answered with the same
+    exception (NoSuchMethod, UnsupportedVersion) or InvalidRequest, through
+    oslo.messaging's own ExpectedException path, and logged in one WARNING
+    line.  Any other exception is untouched: a real fault still gets
+    oslo.messaging's ERROR and traceback.  Doing it here, and not with a
+    filter on oslo.messaging's logger, also bounds what the client gets
+    back, and does not depend on how oslo.messaging words its log lines.
+    """
+
+    def dispatch(self, incoming):
+        message = incoming.message
+        method = message.get("method")
+        try:
+            self._check_message(message)
+            return super().dispatch(incoming)
+        except (oslo_messaging.NoSuchMethod,
+                oslo_messaging.UnsupportedVersion, InvalidRequest) as exc:
+            bounded_exc = self._bounded(exc)
+            self._log_refusal(method, bounded_exc)
+            raise _expected(bounded_exc) from None
+        except oslo_messaging.ExpectedException as expected:
+            exc = expected.exc_info[1]
+            bounded_exc = self._bounded(exc)
+            if isinstance(exc, InvalidRequest):
+                self._log_refusal(method, bounded_exc)
+            if bounded_exc is exc:
+                raise
+            raise _expected(bounded_exc) from None
+
+    @staticmethod
+    def _check_message(message) -> None:
+        """What oslo.messaging's dispatcher would fail on with a TypeError
+        or ValueError (and an ERROR traceback) if a client sent it."""
+        method = message.get("method")
+        if not isinstance(method, str) or not method:
+            raise oslo_messaging.NoSuchMethod(shown(method))
+        version = message.get("version", "1.0")
+        if not isinstance(version, str) or not _VERSION.match(version):
+            raise oslo_messaging.UnsupportedVersion(shown(version),
+                                                    method=shown(method))
+        if not isinstance(message.get("args", {}), dict):
+            raise InvalidRequest(
+                f"the arguments of {shown(method)} must be keyword "
+                f"arguments (an object), got "
+                f"{type(message.get('args')).__name__}")
+
+    @staticmethod
+    def _bounded(exc: Exception) -> Exception:
+        """``exc``, or one of its type with a message cut to
+        MAX_ERROR_CHARS (a 1 MB method name or zone is the client's, not
+        the reply's)."""
+        text = str(exc)
+        if len(text) == len(bounded(text)):
+            return exc
+        if isinstance(exc, oslo_messaging.NoSuchMethod):
+            return oslo_messaging.NoSuchMethod(shown(exc.method, 200))
+        if isinstance(exc, oslo_messaging.UnsupportedVersion):
+            return oslo_messaging.UnsupportedVersion(
+                shown(exc.version, 40), method=shown(exc.method, 200))
+        return type(exc)(bounded(text))
+
+    @staticmethod
+    def _log_refusal(method, exc: Exception) -> None:
+        LOG.warning("Refused a request for %s: %s: %s (a client error; "
+                    "no traceback)", shown(method, 80), type(exc).__name__,
+                    bounded(str(exc), 300))
+
+
 def get_server(conf, transport, scheduler: Scheduler):
-    """An RPC server on the configured topic with the mode's executor."""
+    """An RPC server on the configured topic with the mode's executor and
+    the ClientErrorDispatcher."""
     target = oslo_messaging.Target(
         topic=conf.cellsched.topic,
         server=f"{socket.gethostname()}-{os.getpid()}")
-    return oslo_messaging.get_rpc_server(
-        transport, target, [SchedulerEndpoint(scheduler)],
-        executor=executor_for_mode())
+    # What get_rpc_server() does, with our dispatcher in place of its own.
+    dispatcher = ClientErrorDispatcher([SchedulerEndpoint(scheduler)], None)
+    return RPCServer(transport, target, dispatcher, executor_for_mode())
 
 
 class SchedulerClient:
