@@ -4,7 +4,8 @@ This is the whole client side of the RPC contract in cellsched/README.md
 ("RPC contract"): no cellsched code is imported.  Run it against a
 running ``cellsched serve``::
 
-    python plain_client.py --transport-url rabbit://guest:guest@127.0.0.1:5672/ \\
+    python plain_client.py \\
+        --transport-url rabbit://guest:guest@127.0.0.1:5672/ \\
         --topic cellsched --vcpus 2 --memory-mb 2048 --disk-gb 20 \\
         --num-instances 2 --availability-zone nova
 
