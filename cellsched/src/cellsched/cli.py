@@ -30,6 +30,7 @@ _OVERRIDES = {  # argparse dest -> [cellsched] option
     "scatter_gather_timeout": "scatter_gather_timeout",
     "weighers": "weighers", "host_subset_size": "host_subset_size",
     "stats_interval": "stats_interval", "rpc_timeout": "rpc_timeout",
+    "warm_connections": "warm_connections",
 }
 
 
@@ -276,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weighers", help="e.g. ram:1.0,cpu:0.5")
     p.add_argument("--host-subset-size", type=_positive_int)
     p.add_argument("--stats-interval", type=float)
+    p.add_argument("--warm-connections", type=int, metavar="N",
+                   help="connections per cell each worker opens before "
+                        "serving (default 2; 0: on first use)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("schedule", parents=[common],

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import time
 
 import offramp
 from oslo_service import service as oslo_service
@@ -62,6 +64,7 @@ class SchedulerService(oslo_service.ServiceBase):
             scatter_gather_timeout=g.scatter_gather_timeout,
             host_subset_size=g.host_subset_size,
             engines=CellEngines(cells))
+        self._connect_cells(g.warm_connections)
         rpc.limit_prefetch(self.conf)
         self.transport = rpc.get_transport(self.conf)
         self.server = rpc.get_server(self.conf, self.transport,
@@ -81,6 +84,29 @@ class SchedulerService(oslo_service.ServiceBase):
                 target=self._stats_loop, args=(g.stats_interval,),
                 name="cellsched-stats", daemon=True)
             self._stats_thread.start()
+
+    def _connect_cells(self, count: int) -> None:
+        """Open the cell connections before the first message is taken,
+        so that no request pays for them (a respawned worker included)."""
+        if count <= 0:
+            return
+        engines = self.scheduler.engines
+        timeout = max(c.connect_timeout + c.read_timeout
+                      for c in engines.cells.values())
+        start = time.monotonic()
+        results = engines.connect_all(count, timeout)
+        failed = {n: r for n, r in results.items() if offramp.is_failure(r)}
+        LOG.info("cellsched worker %d connected to %d of %d cells in %.0f ms "
+                 "before serving (%d connections each)", os.getpid(),
+                 len(results) - len(failed), len(results),
+                 (time.monotonic() - start) * 1000, count)
+        for name, failure in failed.items():
+            LOG.warning(
+                "Cell %s not connected before serving (%s); requests will "
+                "connect to it", name,
+                f"no answer within {timeout:g}s"
+                if failure is offramp.DID_NOT_RESPOND
+                else f"{type(failure).__name__}: {failure}")
 
     def _stats_loop(self, interval: float) -> None:
         while not self._stopped.wait(interval):
