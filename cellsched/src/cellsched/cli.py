@@ -162,7 +162,7 @@ def cmd_serve(args) -> int:
     # Operators' first question about a stuck worker is "where?":
     # kill -USR2 <pid> prints every thread's stack to the log.
     faulthandler.register(signal.SIGUSR2, all_threads=True)
-    return service.serve(_conf(args))
+    service.exit_now(service.serve(_conf(args)))
 
 
 def cmd_schedule(args) -> int:

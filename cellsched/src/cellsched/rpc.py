@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import uuid
 
 import offramp
@@ -91,6 +92,8 @@ def limit_prefetch(conf) -> None:
 
 
 _VERSION = re.compile(r"^[0-9]{1,9}\.[0-9]{1,9}$")
+#: Cast by a stopping worker to itself; does nothing (DrainingRPCServer).
+WAKE_METHOD = "_cellsched_wake_listener"
 
 
 def _expected(exc: Exception) -> oslo_messaging.ExpectedException:
@@ -121,6 +124,8 @@ class ClientErrorDispatcher(oslo_messaging.RPCDispatcher):
     def dispatch(self, incoming):
         message = incoming.message
         method = message.get("method")
+        if method == WAKE_METHOD:
+            return None
         try:
             self._check_message(message)
             return super().dispatch(incoming)
@@ -177,15 +182,99 @@ class ClientErrorDispatcher(oslo_messaging.RPCDispatcher):
                     bounded(str(exc), 300))
 
 
-def get_server(conf, transport, scheduler: Scheduler):
-    """An RPC server on the configured topic with the mode's executor and
-    the ClientErrorDispatcher."""
-    target = oslo_messaging.Target(
+def server_target(conf) -> oslo_messaging.Target:
+    """This worker's target: the shared topic, and a server name of its
+    own (which also names a queue only this worker consumes)."""
+    return oslo_messaging.Target(
         topic=conf.cellsched.topic,
         server=f"{socket.gethostname()}-{os.getpid()}")
-    # What get_rpc_server() does, with our dispatcher in place of its own.
+
+
+class DrainingRPCServer(RPCServer):
+    """oslo.messaging's RPC server with a prompt, complete stop.
+
+    ``stop_and_drain()`` stops taking messages, waits until every request
+    already taken has been answered, and closes the listener.  Two waits
+    of oslo.messaging's own stop/wait are cut short, neither of which
+    guards a request:
+
+    * the RabbitMQ listener notices a stop only between two waits for the
+      broker, and an idle listener waits up to 5 s at a time; a no-op
+      message cast to this worker's own queue ends that wait at once;
+    * ``wait()`` then shuts down the threading executor, whose idle threads
+      each notice the shutdown only when their 1 s wait for work ends.
+      Here the requests are counted instead, from the listener's hand-over
+      to the end of their reply, and ``wait()`` finishes in the background.
+    """
+
+    #: The two methods of oslo.messaging's server that receive (listener
+    #: thread) and handle (executor) a request; without them, count
+    #: nothing and stop the way oslo.messaging does.
+    _HOOKS = ("_on_incoming", "_process_incoming")
+
+    def __init__(self, transport, target, dispatcher, executor):
+        super().__init__(transport, target, dispatcher, executor)
+        self.own_target = target
+        self._counting = all(callable(getattr(RPCServer, h, None))
+                             for h in self._HOOKS)
+        self._taken = 0
+        self._answered = threading.Condition()
+
+    def _on_incoming(self, incoming):
+        with self._answered:
+            self._taken += 1
+        try:
+            super()._on_incoming(incoming)
+        except BaseException:
+            self._done_with_one()
+            raise
+
+    def _process_incoming(self, incoming):
+        try:
+            super()._process_incoming(incoming)   # dispatch, then reply
+        finally:
+            self._done_with_one()
+
+    def _done_with_one(self) -> None:
+        with self._answered:
+            self._taken -= 1
+            self._answered.notify_all()
+
+    def wake_listener(self) -> None:
+        """Cast a no-op to this worker's own queue; the dispatcher answers
+        it as a no-op whether it arrives before or after the stop."""
+        oslo_messaging.get_rpc_client(
+            self.transport, oslo_messaging.Target(
+                topic=self.own_target.topic, server=self.own_target.server)
+        ).cast({}, WAKE_METHOD)
+
+    def stop_and_drain(self) -> None:
+        """Stop consuming; return once every request taken is answered and
+        the listener's connection is closed."""
+        try:
+            self.wake_listener()
+        except Exception as exc:  # the stop still ends, only later
+            LOG.warning("Could not wake the RPC listener (%s: %s); the stop "
+                        "waits for its next poll", type(exc).__name__, exc)
+        self.stop()   # the listener has handed over everything it took
+        if not self._counting:
+            self.wait()
+            return
+        with self._answered:
+            self._answered.wait_for(lambda: self._taken <= 0)
+        self.listener.cleanup()
+        # Only idle threads are left; wait() repeats the cleanup harmlessly.
+        threading.Thread(target=self.wait, name="rpc-executor-shutdown",
+                         daemon=True).start()
+
+
+def get_server(conf, transport, scheduler: Scheduler) -> DrainingRPCServer:
+    """An RPC server on the configured topic with the mode's executor and
+    the ClientErrorDispatcher."""
+    # What get_rpc_server() does, with our dispatcher and server class.
     dispatcher = ClientErrorDispatcher([SchedulerEndpoint(scheduler)], None)
-    return RPCServer(transport, target, dispatcher, executor_for_mode())
+    return DrainingRPCServer(transport, server_target(conf), dispatcher,
+                             executor_for_mode())
 
 
 class SchedulerClient:

@@ -122,8 +122,8 @@ class SchedulerService(oslo_service.ServiceBase):
                  "requests", os.getpid())
         self._stopped.set()
         server, self.server = self.server, None
-        server.stop()   # no new messages
-        server.wait()   # in-flight handlers finish and reply
+        # No new messages; the requests already taken finish and reply.
+        server.stop_and_drain()
         log_stats(self.scheduler)
         LOG.info("cellsched worker %d drained", os.getpid())
         self.transport.cleanup()
@@ -153,5 +153,19 @@ def serve(conf) -> int:
     offramp.shutdown_executors()
     launcher = oslo_service.launch(conf, SchedulerService(conf),
                                    workers=workers, restart_method="reload")
-    rc = launcher.wait()
+    try:
+        rc = launcher.wait()
+    except SystemExit as exc:  # cotyledon's master ends with sys.exit(0)
+        rc = exc.code
     return int(rc or 0)
+
+
+def exit_now(rc: int) -> None:
+    """End the process once the workers are gone, without the interpreter's
+    teardown of every imported module: that alone took the master 0.2-0.3 s
+    of an idle stop (0.1 s in all without it).  Logs and stdio are flushed
+    first; the master holds no database or broker connection."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(rc)
