@@ -20,7 +20,6 @@ import time
 import weakref
 from typing import Any
 
-import offramp
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -469,7 +468,7 @@ class CellEngines:
 
     Engines hold sockets, so they must be created after the worker fork;
     this registry is built in the parent and only fills itself in children
-    (``connect_all`` opens their first connections there, before serving).
+    (``Scheduler.connect`` opens the first ones there, before serving).
     """
 
     def __init__(self, cells: list[Cell]):
@@ -487,7 +486,7 @@ class CellEngines:
                     self._engines[name] = engine
         return engine
 
-    def _connect(self, name: str, count: int) -> int:
+    def open_connections(self, name: str, count: int) -> int:
         """Open ``count`` connections to one cell at once and hand them to
         its pool; the first one also runs the dialect's initialisation."""
         opened = []
@@ -498,21 +497,6 @@ class CellEngines:
             for conn in opened:
                 conn.close()
         return len(opened)
-
-    def connect_all(self, count: int, timeout: float) -> dict[str, Any]:
-        """Open ``count`` pooled connections to every cell, all cells at
-        once, waiting at most ``timeout`` seconds.
-
-        Returns ``{cell: connections opened, or the failure}`` (a failure
-        is an exception or ``offramp.DID_NOT_RESPOND``).  Without it a
-        fresh worker pays the first connection to each cell, and the
-        dialect's set-up queries, inside its first requests: on a loaded
-        machine that alone missed the scatter-gather timeout.
-        """
-        names = list(self.cells)
-        results = offramp.scatter_gather(names, self._connect, count,
-                                         timeout=timeout)
-        return {n: results.get(n, offramp.DID_NOT_RESPOND) for n in names}
 
     def dispose(self) -> None:
         with self._lock:

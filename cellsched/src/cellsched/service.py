@@ -86,15 +86,16 @@ class SchedulerService(oslo_service.ServiceBase):
             self._stats_thread.start()
 
     def _connect_cells(self, count: int) -> None:
-        """Open the cell connections before the first message is taken,
-        so that no request pays for them (a respawned worker included)."""
+        """Connect to the cells before the first message is taken, so that
+        no request pays for it (a respawned worker included).  A cell that
+        has not answered within the scatter-gather timeout (or its connect
+        timeout, if longer) is left to the requests."""
         if count <= 0:
             return
-        engines = self.scheduler.engines
-        timeout = max(c.connect_timeout + c.read_timeout
-                      for c in engines.cells.values())
+        timeout = max(self.scheduler.timeout,
+                      *(c.connect_timeout for c in self.scheduler.cells))
         start = time.monotonic()
-        results = engines.connect_all(count, timeout)
+        results = self.scheduler.connect(count, timeout)
         failed = {n: r for n, r in results.items() if offramp.is_failure(r)}
         LOG.info("cellsched worker %d connected to %d of %d cells in %.0f ms "
                  "before serving (%d connections each)", os.getpid(),
