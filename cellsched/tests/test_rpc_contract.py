@@ -24,12 +24,10 @@ import sqlalchemy as sa
 from cellsched_testlib import rpc_client
 from reliability_lib import FLAVOR, allocations, check, healthy_cells
 
-pytestmark = pytest.mark.needs_services
-
 #: The longest error message a reply may carry (cellsched/README.md).
 MAX_ERROR_CHARS = 1000
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples",
-                       "plain_client.py")
+CELLSCHED = os.path.join(os.path.dirname(__file__), os.pardir)
+EXAMPLE = os.path.join(CELLSCHED, "examples", "plain_client.py")
 SPEC = {"flavor": FLAVOR}
 
 
@@ -89,6 +87,7 @@ CLIENT_ERRORS = {
 }
 
 
+@pytest.mark.needs_services
 def test_client_errors_get_their_exception_and_one_warning_line(
         server_dbs, tmp_path, serve, rabbit_url):
     cells, cells_file, served = _served(server_dbs, tmp_path, serve)
@@ -136,6 +135,7 @@ def test_client_errors_get_their_exception_and_one_warning_line(
     assert served.stop() == 0
 
 
+@pytest.mark.needs_services
 def test_error_replies_are_bounded_whatever_the_request(
         server_dbs, tmp_path, serve, rabbit_url):
     """A 1 MB zone name used to come back twice in a 2,000,172-character
@@ -215,6 +215,7 @@ def _example(*args, check=True):
     return proc
 
 
+@pytest.mark.needs_services
 def test_plain_client_example_against_the_real_service(
         server_dbs, tmp_path, serve, rabbit_url):
     import json
@@ -243,3 +244,27 @@ def test_plain_client_example_against_the_real_service(
     assert full.returncode == 1 and "NoValidHost: " in full.stderr
     assert check(cells_file)["ok"]
     assert served.stop() == 0
+
+
+def test_readme_states_the_contract_the_service_implements():
+    """cellsched/README.md's "RPC contract" names the target, the limits
+    and the error types the code has; it did not exist before."""
+    from cellsched import config, request, rpc
+    with open(os.path.join(CELLSCHED, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    assert "\n## RPC contract\n" in readme
+    section = readme.split("\n## RPC contract\n", 1)[1].split("\n## ", 1)[0]
+    topic = next(o.default for o in config.OPTS if o.name == "topic")
+    needles = [
+        f'Target(topic="{topic}", version="{rpc.API_VERSION}")',
+        "no namespace", "`select_destinations`", "`request_spec`",
+        "so `{}` will do", "(examples/plain_client.py)",
+        f"`num_instances` 1 to {request.MAX_INSTANCES}",
+        f"zone of at most {request.MAX_ZONE_CHARS} characters",
+        f"message of at most {request.MAX_ERROR_CHARS} characters",
+        "`MessagingTimeout`", "`cfg.ConfigOpts()`", rpc.WAKE_METHOD,
+        *(f"| `{t}` |" for t in (*rpc.EXPECTED_ERRORS, "NoSuchMethod",
+                                 "UnsupportedVersion")),
+    ]
+    assert [n for n in needles if n not in section] == []
+    assert os.path.isfile(EXAMPLE)
