@@ -242,10 +242,13 @@ class DrainingRPCServer(RPCServer):
 
     def wake_listener(self) -> None:
         """Cast a no-op to this worker's own queue; the dispatcher answers
-        it as a no-op whether it arrives before or after the stop."""
+        it as a no-op whether it arrives before or after the stop.  One
+        attempt (retry=0): with the broker unreachable the stop must not
+        wait for it to come back."""
         oslo_messaging.get_rpc_client(
             self.transport, oslo_messaging.Target(
-                topic=self.own_target.topic, server=self.own_target.server)
+                topic=self.own_target.topic, server=self.own_target.server),
+            retry=0,
         ).cast({}, WAKE_METHOD)
 
     def stop_and_drain(self) -> None:

@@ -4,10 +4,12 @@ Lifecycle per worker process:
 
 * start(): pin the worker to one CPU (``offramp.pin_worker``); build
   engines, scheduler, transport and RPC server *in the worker* (sockets
-  and pools must not cross a fork); start consuming; start the periodic
-  pool-statistics logger;
+  and pools must not cross a fork); connect to every cell and run a
+  request's statements once (warm_connections); start consuming; start
+  the periodic pool-statistics logger;
 * stop(): stop consuming, wait for the in-flight requests to finish and be
-  answered (drain), log final statistics, then close everything;
+  answered (drain, rpc.DrainingRPCServer), log final statistics, then close
+  everything;
 * reset(): used by the eventlet launcher on SIGHUP after the config files
   were re-read; the threading launcher (cotyledon) restarts the worker
   instead.  Either way a SIGHUP picks up the new configuration.
