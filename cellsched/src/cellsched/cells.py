@@ -56,29 +56,85 @@ class CellConfigError(ValueError):
     """A cells file or cell URL that cannot be used; the message says why."""
 
 
+def _blank_credentials(text: str) -> str:
+    """A URL that did not parse cleanly, with everything between ``://``
+    and its last ``@`` hidden: a password may itself hold '@', ':' or '/',
+    so no earlier '@' can be trusted to end it."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return text
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+def _hide_query_secrets(url: URL) -> URL:
+    hidden = {k: "***" for k in url.query if "password" in k.lower()}
+    return url.update_query_dict(hidden) if hidden else url
+
+
+def _misplaced_at(text: str, url: URL) -> bool:
+    """True when an '@' of ``text`` did not end up between the user name
+    and the host: then part of a password is in the host, port or
+    database, and rendering the URL would show it."""
+    if text.partition("?")[0].count("@") > 1:
+        return True
+    return "@" in (url.host or "") or "@" in (url.database or "") or (
+        "@" in text.partition("?")[0] and url.username is None)
+
+
 def mask_url(url: str | URL) -> str:
-    """Render a database URL for logs and errors, password replaced by ***."""
+    """Render a URL for logs and errors, with the password shown as ***.
+
+    A string that does not parse, or whose '@' could belong to a password,
+    is shown only from its last '@' on."""
     if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
+        return _hide_query_secrets(url).render_as_string(hide_password=True)
+    text = str(url)
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        # Not even parseable: blank anything between "://user:" and "@".
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        parsed = make_url(text)
+    except Exception:  # whatever the parser raises, show nothing secret
+        return _blank_credentials(text)
+    if _misplaced_at(text, parsed):
+        return _blank_credentials(text)
+    return mask_url(parsed)
+
+
+#: Appended to every URL error that can come from a special character in
+#: the user name or password.
+_ENCODE_HINT = ("if the user name or password contains '@', ':' or '/', "
+                "write them percent-encoded (%40, %3A, %2F)")
 
 
 def parse_url(raw: str, cell: str = "?") -> URL:
-    """Parse and normalise a cell URL, naming what is accepted on failure."""
+    """Parse and normalise a cell URL, naming what is accepted on failure.
+
+    Never puts the password into a message: SQLAlchemy's own errors quote
+    parts of the URL (an unescaped '@' in a password turns the rest of it
+    into the "port"), so they are replaced, not passed on.
+    """
     if not isinstance(raw, str) or not raw.strip():
         raise CellConfigError(
             f"cell {cell!r}: database URL must be a non-empty string "
             f"(accepted: {ACCEPTED_URLS})")
+    raw = raw.strip()
+    shown = mask_url(raw)
     try:
-        url = make_url(raw.strip())
+        url = make_url(raw)
     except ArgumentError:
         raise CellConfigError(
-            f"cell {cell!r}: cannot parse database URL {mask_url(raw)!r} "
+            f"cell {cell!r}: cannot parse database URL {shown!r} "
             f"(accepted: {ACCEPTED_URLS})") from None
+    except ValueError:  # int() of the port
+        raise CellConfigError(
+            f"cell {cell!r}: the port of database URL {shown!r} is not a "
+            f"number; {_ENCODE_HINT}") from None
+    if _misplaced_at(raw, url):
+        raise CellConfigError(
+            f"cell {cell!r}: database URL {shown!r} has an '@' outside the "
+            f"user name and password; {_ENCODE_HINT}")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise CellConfigError(
+            f"cell {cell!r}: port {url.port} of database URL {shown!r} is "
+            f"not between 1 and 65535")
     driver = SUPPORTED_DRIVERS.get(url.drivername)
     if driver is None:
         raise CellConfigError(
@@ -152,7 +208,9 @@ def cell_from_entry(name: str, entry: Any, defaults: dict | None = None
                                 (DEFAULT_CONNECT_TIMEOUT,
                                  DEFAULT_READ_TIMEOUT,
                                  DEFAULT_STATEMENT_TIMEOUT))}
-    return Cell(name=name, url=parse_url(entry["url"], name), **timeouts)
+    cell = Cell(name=name, url=parse_url(entry["url"], name), **timeouts)
+    check_driver_args(cell)
+    return cell
 
 
 def load_cells_file(path: str, defaults: dict | None = None) -> list[Cell]:
@@ -283,9 +341,9 @@ def _ping_when_idle(engine: sa.Engine, idle_for: float) -> None:
             raise sa.exc.DisconnectionError("idle connection failed a ping")
 
 
-def create_engine(cell: Cell, pool_size: int = 10,
-                  max_overflow: int = 20) -> sa.Engine:
-    """An engine for ``cell`` with every timeout pushed into the driver.
+def _engine_kwargs(cell: Cell, pool_size: int = 10,
+                   max_overflow: int = 20) -> dict[str, Any]:
+    """``create_engine`` keywords for ``cell``: pool and driver timeouts.
 
     * MariaDB (PyMySQL): ``connect_timeout``, ``read_timeout`` and
       ``write_timeout`` on the socket, ``max_statement_time`` on the server.
@@ -295,8 +353,7 @@ def create_engine(cell: Cell, pool_size: int = 10,
     * SQLite: the read timeout is the lock (busy) timeout; there is no
       network and no server-side statement timeout.
     """
-    url = cell.url
-    backend = url.get_backend_name()
+    backend = cell.url.get_backend_name()
     # Server connections are pinged only when idle (_ping_when_idle); a
     # SQLite file has no connection to lose. No reset on return: a Core
     # Connection ends its own transaction when it closes, so the pool's
@@ -331,8 +388,16 @@ def create_engine(cell: Cell, pool_size: int = 10,
         }
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
                       pool_timeout=cell.connect_timeout + cell.read_timeout)
-    engine = sa.create_engine(url, **kwargs)
-    if backend == "sqlite":
+    return kwargs
+
+
+def create_engine(cell: Cell, pool_size: int = 10,
+                  max_overflow: int = 20) -> sa.Engine:
+    """An engine for ``cell`` with every timeout pushed into the driver
+    (see _engine_kwargs)."""
+    engine = sa.create_engine(cell.url, **_engine_kwargs(
+        cell, pool_size, max_overflow))
+    if cell.url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         _sqlite_writers[engine] = threading.Lock()
     else:
@@ -340,11 +405,70 @@ def create_engine(cell: Cell, pool_size: int = 10,
     return engine
 
 
+def _dry_run_pymysql(params: dict) -> str | None:
+    """What PyMySQL would refuse in ``params``, found without connecting."""
+    import pymysql
+    from pymysql.charset import charset_by_name
+    charset = params.get("charset")
+    if charset is not None and charset_by_name(charset) is None:
+        # PyMySQL itself fails with "'NoneType' object has no attribute
+        # 'encoding'".
+        return (f"unknown charset {charset!r} (accepted: a MariaDB/MySQL "
+                f"character set such as utf8mb4)")
+    pymysql.connections.Connection(**params, defer_connect=True)
+    return None
+
+
+def _dry_run_psycopg(params: dict) -> str | None:
+    """What libpq would refuse in ``params``: unknown option names.  Values
+    (sslmode=bogus) are only judged at connect time, as a database error."""
+    import inspect
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+    python_side = set(inspect.signature(psycopg.Connection.connect)
+                      .parameters)
+    make_conninfo("", **{k: v for k, v in params.items()
+                         if k not in python_side})
+    return None
+
+
+def check_driver_args(cell: Cell) -> None:
+    """Let the driver judge the URL's query parameters now, without
+    connecting, so that ``?charset=nonexistent`` or ``?foo=1`` is a clear
+    configuration error naming the cell instead of a traceback inside
+    ``init`` or a worker."""
+    try:
+        kwargs = _engine_kwargs(cell)
+        engine = sa.create_engine(cell.url, **kwargs)
+        try:
+            _, params = engine.dialect.create_connect_args(engine.url)
+        finally:
+            engine.dispose()
+        params.update(kwargs.get("connect_args", {}))
+        backend = cell.url.get_backend_name()
+        problem = (_dry_run_pymysql(params) if backend == "mysql"
+                   else _dry_run_psycopg(params) if backend == "postgresql"
+                   else None)
+    except Exception as exc:  # the drivers raise TypeError, AttributeError..
+        problem = f"{type(exc).__name__}: {str(exc).strip()}"
+    if problem is None:
+        return
+    if cell.url.password:
+        problem = problem.replace(cell.url.password, "***")
+    params = ", ".join(sorted(cell.url.query)) or "none"
+    raise CellConfigError(
+        f"cell {cell.name!r}: the {cell.url.drivername} driver does not "
+        f"accept the URL {cell.masked_url!r} (URL parameters: {params}): "
+        f"{problem[:300]}")
+
+
 class CellEngines:
     """Engines per cell, created lazily in the process that uses them.
 
     Engines hold sockets, so they must be created after the worker fork;
-    this registry is built in the parent and only fills itself in children.
+    this registry is built in the parent and only fills itself in children
+    (``Scheduler.connect`` opens the first ones there, before serving).
     """
 
     def __init__(self, cells: list[Cell]):
@@ -361,6 +485,18 @@ class CellEngines:
                     engine = create_engine(self.cells[name])
                     self._engines[name] = engine
         return engine
+
+    def open_connections(self, name: str, count: int) -> int:
+        """Open ``count`` connections to one cell at once and hand them to
+        its pool; the first one also runs the dialect's initialisation."""
+        opened = []
+        try:
+            for _ in range(count):
+                opened.append(self[name].connect())
+        finally:
+            for conn in opened:
+                conn.close()
+        return len(opened)
 
     def dispose(self) -> None:
         with self._lock:

@@ -15,9 +15,10 @@ import re
 import sys
 
 import offramp
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cellsched.cells import CellConfigError
+from cellsched.provision import DatabaseMissing
 
 LOG = logging.getLogger("cellsched")
 
@@ -29,6 +30,7 @@ _OVERRIDES = {  # argparse dest -> [cellsched] option
     "scatter_gather_timeout": "scatter_gather_timeout",
     "weighers": "weighers", "host_subset_size": "host_subset_size",
     "stats_interval": "stats_interval", "rpc_timeout": "rpc_timeout",
+    "warm_connections": "warm_connections",
 }
 
 
@@ -79,7 +81,7 @@ def _flavor(args) -> dict:
 # --- subcommands ------------------------------------------------------------
 
 def cmd_init(args) -> int:
-    from cellsched import cells, config, schema
+    from cellsched import cells, config, provision, schema
     conf = _conf(args)
     path = config.cells_file(conf)
     if not os.path.exists(path):
@@ -90,9 +92,14 @@ def cmd_init(args) -> int:
             conf.cellsched.data_dir, args.cells))
         print(f"wrote {path} with {args.cells} SQLite cells")
     for cell in config.load_cells(conf):
+        if args.create_database and provision.create_database(cell):
+            print(f"{cell.name}: database created ({cell.masked_url})")
         engine = cells.create_engine(cell)
         try:
             schema.create_schema(engine)
+        except OperationalError:
+            provision.check_database_exists(cell)
+            raise
         finally:
             engine.dispose()
         print(f"{cell.name}: schema ready ({cell.masked_url})")
@@ -155,7 +162,7 @@ def cmd_serve(args) -> int:
     # Operators' first question about a stuck worker is "where?":
     # kill -USR2 <pid> prints every thread's stack to the log.
     faulthandler.register(signal.SIGUSR2, all_threads=True)
-    return service.serve(_conf(args))
+    service.exit_now(service.serve(_conf(args)))
 
 
 def cmd_schedule(args) -> int:
@@ -228,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellsched",
         description="Multi-cell VM scheduler (offramp reference service). "
-                    "Mode from OFFRAMP_CONCURRENCY=threading|eventlet.")
+                    "Mode from OFFRAMP_CONCURRENCY=threading|eventlet.",
+        epilog="Exit codes: 0 done; 1 'check' found a violation or "
+               "'schedule' got an error reply; 2 bad input (options, config "
+               "or cells file); 3 a database error (server unreachable, "
+               "access denied, database missing).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("init", parents=[common],
@@ -236,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", type=_positive_int, default=3,
                    help="number of SQLite cells when no cells file exists "
                         "yet (default 3)")
+    p.add_argument("--create-database", action="store_true",
+                   help="create each cell's database first if it is "
+                        "missing (MariaDB, PostgreSQL; needs the right to "
+                        "create databases)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("seed", parents=[common],
@@ -262,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weighers", help="e.g. ram:1.0,cpu:0.5")
     p.add_argument("--host-subset-size", type=_positive_int)
     p.add_argument("--stats-interval", type=float)
+    p.add_argument("--warm-connections", type=int, metavar="N",
+                   help="connections per cell each worker opens before "
+                        "serving (default 2; 0: on first use)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("schedule", parents=[common],
@@ -363,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cellsched {args.command}: error: {_with_value(exc)}",
               file=sys.stderr)
         return 2
+    except DatabaseMissing as exc:
+        print(f"cellsched {args.command}: database error: {exc}",
+              file=sys.stderr)
+        return 3
     except SQLAlchemyError as exc:
         # Driver messages carry host/port, never the password.
         print(f"cellsched {args.command}: database error: "

@@ -48,6 +48,11 @@ OPTS = [
     cfg.FloatOpt("statement_timeout",
                  default=cells_mod.DEFAULT_STATEMENT_TIMEOUT, min=0.1,
                  help="Default per-cell server-side statement timeout (s)."),
+    cfg.IntOpt("warm_connections", default=2, min=0, max=10,
+               help="Connections each worker opens to every cell before it "
+                    "takes its first request (at start and after a "
+                    "respawn), so no request pays for connecting; 0 "
+                    "connects on first use."),
     cfg.FloatOpt("stats_interval", default=30.0, min=0,
                  help="Seconds between pool statistics log lines; 0 logs "
                       "only at stop."),

@@ -11,6 +11,10 @@ import dataclasses
 import uuid
 
 MAX_INSTANCES = 1000
+#: The longest availability zone name (the column holds 255 characters).
+MAX_ZONE_CHARS = 255
+#: No error reply (or the log line about it) is longer than this.
+MAX_ERROR_CHARS = 1000
 _FLAVOR_FIELDS = ("vcpus", "memory_mb", "disk_gb")
 _SPEC_FIELDS = {"flavor", "num_instances", "availability_zone",
                 "instance_uuids"}
@@ -18,6 +22,31 @@ _SPEC_FIELDS = {"flavor", "num_instances", "availability_zone",
 
 class InvalidRequest(ValueError):
     """The request_spec is malformed; the message names the field."""
+
+
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters:
+    a client controls the value, and must not control the reply's size."""
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an int beyond Python's digit limit
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else \
+        f"{text[:limit]}... ({len(text)} characters)"
+
+
+def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """An error message cut to ``limit`` characters, saying so."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}... ({len(message) - limit} more characters)"
+
+
+def _names(keys, most: int = 5) -> str:
+    """A few of the client's (unknown) field names, each cut short."""
+    names = sorted(shown(str(k), 40) for k in keys)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f"[{', '.join(names[:most])}]{more}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +72,12 @@ def _int_field(value, name: str, minimum: int, maximum: int | None = None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(
             f"{name} must be an integer >= {minimum}, got "
-            f"{type(value).__name__} {value!r}")
+            f"{type(value).__name__} {shown(value)}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None \
             else f">= {minimum}"
         raise InvalidRequest(f"{name} must be an integer {bound}, got "
-                             f"{value!r}")
+                             f"{shown(value)}")
     return value
 
 
@@ -63,7 +92,8 @@ def parse_request_spec(spec) -> RequestSpec:
     unknown = set(spec) - _SPEC_FIELDS
     if unknown:
         raise InvalidRequest(
-            f"request_spec has unknown fields {sorted(map(str, unknown))}; "
+            f"request_spec has {len(unknown)} unknown fields "
+            f"{_names(unknown)}; "
             f"accepted: {', '.join(sorted(_SPEC_FIELDS))}")
     flavor = spec.get("flavor")
     if not isinstance(flavor, dict):
@@ -78,9 +108,8 @@ def parse_request_spec(spec) -> RequestSpec:
     extra = set(flavor) - set(_FLAVOR_FIELDS)
     if extra:
         raise InvalidRequest(
-            f"request_spec.flavor has unknown fields "
-            f"{sorted(map(str, extra))}; accepted: "
-            f"{', '.join(_FLAVOR_FIELDS)}")
+            f"request_spec.flavor has {len(extra)} unknown fields "
+            f"{_names(extra)}; accepted: {', '.join(_FLAVOR_FIELDS)}")
     fl = Flavor(
         vcpus=_int_field(flavor["vcpus"], "request_spec.flavor.vcpus", 1),
         memory_mb=_int_field(flavor["memory_mb"],
@@ -93,7 +122,11 @@ def parse_request_spec(spec) -> RequestSpec:
     if az is not None and (not isinstance(az, str) or not az.strip()):
         raise InvalidRequest(
             f"request_spec.availability_zone must be a non-empty string or "
-            f"null, got {az!r}")
+            f"null, got {shown(az)}")
+    if az is not None and len(az) > MAX_ZONE_CHARS:
+        raise InvalidRequest(
+            f"request_spec.availability_zone is {len(az)} characters long; "
+            f"zone names have at most {MAX_ZONE_CHARS}")
     uuids = spec.get("instance_uuids")
     from_caller = uuids is not None
     if uuids is None:
@@ -116,7 +149,8 @@ def parse_request_spec(spec) -> RequestSpec:
                 canon.append(None)
             if canon[-1] is None:
                 raise InvalidRequest(
-                    f"request_spec.instance_uuids[{i}] is not a UUID: {u!r}")
+                    f"request_spec.instance_uuids[{i}] is not a UUID: "
+                    f"{shown(u)}")
         if len(set(canon)) != len(canon):
             raise InvalidRequest(
                 "request_spec.instance_uuids contains duplicates; each "

@@ -20,7 +20,7 @@ from cellsched import claims
 from cellsched.cells import Cell, CellEngines
 from cellsched.filters import filter_hosts, rejection
 from cellsched.inventory import read_cell
-from cellsched.request import InvalidRequest, parse_request_spec
+from cellsched.request import Flavor, InvalidRequest, parse_request_spec
 from cellsched.weighers import Weigher, weigh_hosts
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +53,34 @@ class Scheduler:
 
     def _read_cell(self, cell_name: str, consumers=()):
         return read_cell(self.engines[cell_name], cell_name, consumers)
+
+    def connect(self, count: int, timeout: float) -> dict:
+        """Before serving: open ``count`` pooled connections to every cell,
+        all cells at once, and run each statement a request runs once, so
+        the first requests pay neither the connections (with the dialect's
+        set-up queries) nor the statements' compilation.  Waits at most
+        ``timeout`` seconds; a cell still busy then finishes on its own.
+
+        Returns ``{cell: connections opened, or the failure}`` (an exception
+        or ``offramp.DID_NOT_RESPOND``).
+        """
+        names = [c.name for c in self.cells]
+        results = offramp.scatter_gather(names, self._connect_cell, count,
+                                         timeout=timeout)
+        return {n: results.get(n, offramp.DID_NOT_RESPOND) for n in names}
+
+    def _connect_cell(self, name: str, count: int) -> int:
+        opened = self.engines.open_connections(name, count)
+        engine = self.engines[name]
+        nobody = "00000000-0000-0000-0000-000000000000"
+        # One read, in the form a caller naming its instances gets (the
+        # bare form costs a compile of about 1 ms at its first use): a
+        # second read would double the time a slow cell holds this task.
+        read_cell(engine, name, (nobody,))
+        # Node ids start at 1: this claim updates nothing, but its
+        # statement is compiled now.
+        claims.claim(engine, 0, nobody, Flavor(1, 1, 0))
+        return opened
 
     def gather(self, consumers=()) -> tuple[list, list[str], dict]:
         """All host states from the cells that answered, the cells that did
@@ -193,25 +221,27 @@ class Scheduler:
 
     def _reason(self, spec, nhosts, skipped, rejected, lost_races, errors,
                 placed, zones=None) -> str:
+        zone = spec.availability_zone
+        # An unknown zone is a typo more often than a full zone: say which
+        # zones exist (a few), and name the asked-for zone only there.
+        unknown_zone = zones is not None and zone and zone not in zones
         parts = [f"No valid host for {spec.num_instances} x "
                  f"(vcpus={spec.flavor.vcpus}, "
                  f"memory_mb={spec.flavor.memory_mb}, "
                  f"disk_gb={spec.flavor.disk_gb})"
-                 + (f" in zone {spec.availability_zone!r}"
-                    if spec.availability_zone else "")
+                 + (f" in zone {zone!r}" if zone and not unknown_zone
+                    else "")
                  + f": {nhosts} hosts considered"]
         if placed:
             parts.append(f"only {placed} could be placed (released)")
         if rejected:
             parts.append("rejected: " + ", ".join(
                 f"{n} {r}" for r, n in rejected.most_common()))
-        if zones is not None and spec.availability_zone \
-                and spec.availability_zone not in zones:
-            # An unknown zone is a typo more often than a full zone: say
-            # which zones exist.
-            parts.append(f"no host is in zone {spec.availability_zone!r}; "
-                         f"zones with hosts: "
-                         f"{', '.join(sorted(zones)) or 'none'}")
+        if unknown_zone:
+            known = sorted(zones)
+            more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+            parts.append(f"no host is in zone {zone!r}; zones with hosts: "
+                         f"{', '.join(known[:10]) or 'none'}{more}")
         if lost_races:
             parts.append(f"{lost_races} claims lost to concurrent requests")
         if errors:
