@@ -5,9 +5,16 @@ several runs can share the servers.  A server that is down makes its tests
 skip with the reason -- except under CI (``CI=true``), where it is a
 failure (see ``cellsched_testlib.require_server``): a CI run must never go
 green by skipping the real thing.
+
+A test that uses a server fixture, or is parametrized with a server's name,
+is marked ``needs_services`` here, so ``pytest -m "not needs_services"``
+(``make test-quick``) runs without the servers.  A test that reaches a
+server any other way without that marker fails, naming the marker.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import offramp
 import pytest
@@ -17,8 +24,33 @@ import pytest
 # mode from OFFRAMP_CONCURRENCY (threading when unset), like the CLI does.
 offramp.bootstrap()
 
-from cellsched_testlib import (RABBIT_URL, CellDatabases, Served,  # noqa: E402
-                               require_server)
+import cellsched_testlib  # noqa: E402
+from cellsched_testlib import (RABBIT_URL, SERVERS, CellDatabases,  # noqa: E402
+                               Served, require_server)
+
+#: Fixtures that reach a real server: a test using one needs the services.
+SERVER_FIXTURES = {"rabbit_url", "server_dbs", "serve"}
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if not item.path.is_relative_to(HERE):
+            continue
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else ()
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+                any(isinstance(p, str) and p in SERVERS for p in params):
+            item.add_marker(pytest.mark.needs_services)
+
+
+@pytest.fixture(autouse=True)
+def _current_test(request):
+    """Lets require_server() check the running test's needs_services."""
+    cellsched_testlib.current_test = request.node
+    yield
+    cellsched_testlib.current_test = None
 
 
 @pytest.fixture
