@@ -81,7 +81,7 @@ def test_caps_hold_under_concurrency(unique_pool):
         with lock:
             now[kind] += 1
             peak[kind] = max(peak[kind], now[kind])
-        time.sleep(0.01)
+        time.sleep(0.01)  # hold the slot a while, so tasks overlap
         with lock:
             now[kind] -= 1
         return kind
@@ -112,10 +112,11 @@ def test_caps_hold_under_concurrency(unique_pool):
 def test_task_over_its_cap_holds_no_thread(unique_pool):
     pool = unique_pool(2)
     capped = offramp.CappedExecutor(pool.pool_name, limits={"build": 1})
-    release = threading.Event()
-    first = capped.submit("build", release.wait, 10)
+    release, started = threading.Event(), threading.Event()
+    first = capped.submit("build", lambda: started.set() or release.wait(10))
     queued = [capped.submit("build", str, i) for i in range(10)]
-    time.sleep(0.05)
+    assert started.wait(10)
+    assert not any(f.done() for f in queued)
     assert len(pool.running_tasks()) == 1
     assert capped.stats()["build"]["waiting"] == 10
     # The pool's other worker is still free for other work.
