@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from cellsched import cells as cells_mod
 from cellsched import inventory
 from cellsched_testlib import rpc_client, run_cli, seeded_cells
+from reliability_lib import wait_for
 
 FLAVOR = {"vcpus": 1, "memory_mb": 512, "disk_gb": 10}
 
@@ -189,8 +190,11 @@ def test_sigterm_drains_in_flight_requests(server_dbs, tmp_path, serve,
             time.sleep(0.1)
         assert waiting >= 2, "claims never reached the database"
         served.signal(signal.SIGTERM)
-        time.sleep(1.5)
+        # Both workers are stopping, and wait for the blocked claims.
+        wait_for(lambda: served.log().count("stopping: draining") == 2, 60,
+                 what="both workers to start draining")
         assert served.proc.poll() is None, "exited before draining"
+        assert "drained" not in served.log()
     finally:
         trans.rollback()
         conn.close()
@@ -226,18 +230,10 @@ def test_sighup_reloads_weighers(server_dbs, tmp_path, serve, rabbit_url):
         assert len(set(hosts(4))) == 4          # spread
         conf_file.write_text("[cellsched]\nweighers = ram:-1.0\n")
         served.signal(signal.SIGHUP)
-        deadline, picked = time.monotonic() + 30, []
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                picked = hosts(4)
-            except oslo_messaging.MessagingTimeout:
-                continue
-            if len(set(picked)) == 1 and \
-                    served.log().count("weighers ram:-1") >= 2:
-                break                           # both workers stack now
+        wait_for(lambda: served.log().count("weighers ram:-1") >= 2, 60,
+                 what="both workers to serve with the new weighers")
+        picked = hosts(4)                       # both workers stack now
         assert len(set(picked)) == 1, (picked, served.log()[-5000:])
-        assert served.log().count("weighers ram:-1") >= 2
     finally:
         transport.cleanup()
     assert served.stop() == 0
@@ -262,7 +258,9 @@ def test_sighup_under_load_loses_nothing_with_client_retry(
          rabbit_url, "--topic", served.topic, "-n", "1200", "-c", "8",
          "--rpc-timeout", "5", "--json", "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    # SIGHUP once the load is under way (the SQLite cell's books show it).
+    wait_for(lambda: len(_allocations(cells_file)) >= 100, 60,
+             what="the load to get going")
     served.signal(signal.SIGHUP)
     out, err = load.communicate(timeout=120)
     assert load.returncode == 0, err[-3000:]
