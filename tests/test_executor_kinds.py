@@ -37,7 +37,7 @@ def test_waiting_delayed_tasks_hold_no_pool_thread(unique_pool):
     with offramp.DelayedExecutor(pool.pool_name) as delayed:
         waiting = [delayed.submit_after(5, str, i) for i in range(20)]
         # The pool's only worker is free for immediate work meanwhile.
-        assert pool.submit(sum, [1, 2]).result(timeout=1) == 3
+        assert pool.submit(sum, [1, 2]).result(timeout=10) == 3
         assert pool.running_tasks() == []
     assert all(f.cancelled() for f in waiting)
 
@@ -56,7 +56,7 @@ def test_delayed_shutdown_is_clean(unique_pool):
     pending = delayed.submit_after(30, str, "never")
     start = time.monotonic()
     delayed.shutdown(wait=True, cancel_futures=True)
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 10  # not the 30 s delay
     assert pending.cancelled()
     with pytest.raises(RuntimeError):
         delayed.submit_after(0, str)
@@ -120,7 +120,7 @@ def test_task_over_its_cap_holds_no_thread(unique_pool):
     assert len(pool.running_tasks()) == 1
     assert capped.stats()["build"]["waiting"] == 10
     # The pool's other worker is still free for other work.
-    assert pool.submit(sum, [2, 2]).result(timeout=1) == 4
+    assert pool.submit(sum, [2, 2]).result(timeout=10) == 4
     assert queued[3].cancel()
     release.set()
     assert first.result(timeout=5) is True
