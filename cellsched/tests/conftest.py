@@ -10,10 +10,17 @@ A test that uses a server fixture, or is parametrized with a server's name,
 is marked ``needs_services`` here, so ``pytest -m "not needs_services"``
 (``make test-quick``) runs without the servers.  A test that reaches a
 server any other way without that marker fails, naming the marker.
+
+A served ``cellsched serve`` under load holds up to about 60 PostgreSQL
+connections (the server's default max_connections is 100), so tests that
+start one run one at a time across every pytest process on the machine:
+the other mode's run and xdist workers alike (``served_exclusively``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 from pathlib import Path
 
 import offramp
@@ -33,6 +40,10 @@ SERVER_FIXTURES = {"rabbit_url", "server_dbs", "serve"}
 HERE = Path(__file__).parent
 
 
+#: Held by the test that runs a served process; see the module docstring.
+SERVE_LOCK = Path(tempfile.gettempdir()) / "offramp-tests-serve.lock"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -40,9 +51,21 @@ def pytest_collection_modifyitems(items):
             continue
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec else ()
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures or \
                 any(isinstance(p, str) and p in SERVERS for p in params):
             item.add_marker(pytest.mark.needs_services)
+
+
+@pytest.fixture
+def served_exclusively():
+    """Hold the machine-wide lock of tests that start a served process."""
+    with open(SERVE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +110,7 @@ def server_dbs(tmp_path):
 
 
 @pytest.fixture
-def serve(tmp_path, rabbit_url):
+def serve(served_exclusively, tmp_path, rabbit_url):
     """Factory: serve(cells_file, workers=2, extra=()) -> ready Served."""
     started = []
 
