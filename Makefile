@@ -57,21 +57,23 @@ demo: $(STAMP)
 # both modes run side by side; their tests that start a served process take
 # turns (see cellsched/tests/conftest.py).
 XDIST ?= -n 2
-EVENTLET_ONLY := -m "not mode_independent"
+# The slowest tests of each part are listed, to keep an eye on the budget.
+PYTEST_OPTS ?= -q --durations=10
+EVENTLET_ONLY := -m 'not mode_independent'
 
 # The pytest command of each part of `make test`; each is also a target.
-PART_test-threading-offramp = $(PY) -m pytest -q --offramp-mode=threading $(XDIST) \
+PART_test-threading-offramp = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=threading $(XDIST) \
 	tests $(PYTEST_ARGS)
-PART_test-threading-cellsched = $(PY) -m pytest -q --offramp-mode=threading \
+PART_test-threading-cellsched = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=threading \
 	cellsched/tests $(PYTEST_ARGS)
-PART_test-eventlet-offramp = $(PY) -m pytest -q --offramp-mode=eventlet $(EVENTLET_ONLY) \
+PART_test-eventlet-offramp = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=eventlet $(EVENTLET_ONLY) \
 	tests $(PYTEST_ARGS)
-PART_test-eventlet-cellsched = $(PY) -m pytest -q --offramp-mode=eventlet $(EVENTLET_ONLY) \
+PART_test-eventlet-cellsched = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=eventlet $(EVENTLET_ONLY) \
 	cellsched/tests $(PYTEST_ARGS)
 define extra_python_parts
-PART_test-$(1)-threading = .venv-$(1)/bin/python -m pytest -q --offramp-mode=threading \
+PART_test-$(1)-threading = .venv-$(1)/bin/python -m pytest $$(PYTEST_OPTS) --offramp-mode=threading \
 	$$(XDIST) tests $$(PYTEST_ARGS)
-PART_test-$(1)-eventlet = .venv-$(1)/bin/python -m pytest -q --offramp-mode=eventlet \
+PART_test-$(1)-eventlet = .venv-$(1)/bin/python -m pytest $$(PYTEST_OPTS) --offramp-mode=eventlet \
 	$$(EVENTLET_ONLY) tests $$(PYTEST_ARGS)
 test-$(1)-threading test-$(1)-eventlet: .venv-$(1)/.installed-stamp
 	$$(PART_$$@)
@@ -123,9 +125,9 @@ $(RESULTS)/%: FORCE
 # Without PostgreSQL, MariaDB or RabbitMQ: every test not marked
 # needs_services, both modes, on the default Python.
 test-quick: $(STAMP)
-	@$(PY) -m pytest -q --offramp-mode=threading $(XDIST) -m "not needs_services" \
+	@$(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=threading $(XDIST) -m "not needs_services" \
 		$(PYTEST_ARGS); threading=$$?; \
-	$(PY) -m pytest -q --offramp-mode=eventlet \
+	$(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=eventlet \
 		-m "not needs_services and not mode_independent" $(PYTEST_ARGS); \
 	eventlet=$$?; \
 	echo "test-quick: threading exit $$threading, eventlet exit $$eventlet"; \
