@@ -11,16 +11,19 @@ is marked ``needs_services`` here, so ``pytest -m "not needs_services"``
 (``make test-quick``) runs without the servers.  A test that reaches a
 server any other way without that marker fails, naming the marker.
 
-A served ``cellsched serve`` under load holds up to about 60 PostgreSQL
-connections (the server's default max_connections is 100), so tests that
-start one run one at a time across every pytest process on the machine:
-the other mode's run and xdist workers alike (``served_exclusively``).
+A served ``cellsched serve`` under load holds up to about 30 PostgreSQL
+connections, and the server's default max_connections is 100, so at most
+SERVE_SLOTS tests that start one run at once across every pytest process
+on the machine: the other mode's run and xdist workers alike
+(``serve_slot``).  A test marked ``holds_many_connections`` (about 60)
+takes every slot.
 """
 
 from __future__ import annotations
 
 import fcntl
 import tempfile
+import time
 from pathlib import Path
 
 import offramp
@@ -40,8 +43,10 @@ SERVER_FIXTURES = {"rabbit_url", "server_dbs", "serve"}
 HERE = Path(__file__).parent
 
 
-#: Held by the test that runs a served process; see the module docstring.
-SERVE_LOCK = Path(tempfile.gettempdir()) / "offramp-tests-serve.lock"
+#: Lock files, one per test that may run a served process at a time; see
+#: the module docstring.
+SERVE_SLOTS = [Path(tempfile.gettempdir()) / f"offramp-tests-serve-{i}.lock"
+               for i in range(2)]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,14 +63,32 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
-def served_exclusively():
-    """Hold the machine-wide lock of tests that start a served process."""
-    with open(SERVE_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def serve_slot(request):
+    """Hold a machine-wide slot for a test that starts a served process:
+    any free one, or every one for a test marked holds_many_connections."""
+    files = [open(path, "a") for path in SERVE_SLOTS]
+    try:
+        if request.node.get_closest_marker("holds_many_connections"):
+            for f in files:  # in order, so two such tests cannot deadlock
+                fcntl.flock(f, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + 900
+            while not any(_try_lock(f) for f in files):
+                if time.monotonic() > deadline:
+                    pytest.fail("no free serve slot in 900 s", pytrace=False)
+                time.sleep(0.2)
+        yield
+    finally:
+        for f in files:
+            f.close()  # closing releases the lock, if this test held it
+
+
+def _try_lock(f) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +133,7 @@ def server_dbs(tmp_path):
 
 
 @pytest.fixture
-def serve(served_exclusively, tmp_path, rabbit_url):
+def serve(serve_slot, tmp_path, rabbit_url):
     """Factory: serve(cells_file, workers=2, extra=()) -> ready Served."""
     started = []
 

@@ -93,6 +93,7 @@ def test_plain_oslo_messaging_client_gets_correct_results(
     assert "drained" in log
 
 
+@pytest.mark.holds_many_connections
 def test_concurrent_requests_never_overcommit(cell_dbs, tmp_path, serve,
                                               rabbit_url):
     # 3 cells x 20 hosts x 8 vCPUs = 480 one-vCPU instances of room for
