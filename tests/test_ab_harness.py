@@ -35,6 +35,7 @@ def ab():
         del sys.modules[spec.name]
 
 
+@pytest.mark.mode_independent
 def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
