@@ -49,8 +49,8 @@ demo: $(STAMP)
 	$(VENV)/bin/cellsched demo
 
 # The mode is process-global and cannot be undone, so each mode runs in
-# its own pytest processes: one for tests/ (offramp: runtime and migration
-# tooling), one for cellsched/tests. Tests marked mode_independent
+# its own pytest processes: one for cellsched/tests, one for every other
+# test path of pyproject.toml (offramp: runtime and migration tooling). Tests marked mode_independent
 # (tests/migrate, memtrack) run once, with threading. Threading runs of
 # tests/ use both cores with pytest-xdist; eventlet runs cannot (its
 # monkey patching breaks xdist's worker threads). The cellsched parts of
@@ -63,11 +63,11 @@ EVENTLET_ONLY := -m 'not mode_independent'
 
 # The pytest command of each part of `make test`; each is also a target.
 PART_test-threading-offramp = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=threading $(XDIST) \
-	tests $(PYTEST_ARGS)
+	--ignore-glob='cellsched/tests/*' $(PYTEST_ARGS)
 PART_test-threading-cellsched = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=threading \
 	cellsched/tests $(PYTEST_ARGS)
 PART_test-eventlet-offramp = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=eventlet $(EVENTLET_ONLY) \
-	tests $(PYTEST_ARGS)
+	--ignore-glob='cellsched/tests/*' $(PYTEST_ARGS)
 PART_test-eventlet-cellsched = $(PY) -m pytest $(PYTEST_OPTS) --offramp-mode=eventlet $(EVENTLET_ONLY) \
 	cellsched/tests $(PYTEST_ARGS)
 define extra_python_parts
