@@ -158,7 +158,7 @@ class Served:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_ready(self, timeout=30.0) -> None:
+    def wait_ready(self, timeout=90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.log().count("serving topic") >= self.workers:
