@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: demo test test-quick test-threading test-eventlet test-threading-offramp \
 	test-threading-cellsched test-eventlet-offramp test-eventlet-cellsched bench \
-	install clean $(foreach v,$(EXTRA_PYTHONS),test-$(v)-threading test-$(v)-eventlet)
+	install clean
 
 install: $(STAMP)
 
@@ -50,12 +50,13 @@ demo: $(STAMP)
 
 # The mode is process-global and cannot be undone, so each mode runs in
 # its own pytest processes: one for cellsched/tests, one for every other
-# test path of pyproject.toml (offramp: runtime and migration tooling). Tests marked mode_independent
-# (tests/migrate, memtrack) run once, with threading. Threading runs of
-# tests/ use both cores with pytest-xdist; eventlet runs cannot (its
-# monkey patching breaks xdist's worker threads). The cellsched parts of
-# both modes run side by side; their tests that start a served process take
-# turns (see cellsched/tests/conftest.py).
+# test path of pyproject.toml (offramp: runtime and migration tooling).
+# Tests marked mode_independent (tests/migrate, memtrack, tests that start
+# their own interpreter in a set mode) run once, with threading. Threading
+# runs of the offramp tests use both cores with pytest-xdist; eventlet runs
+# cannot (its monkey patching breaks xdist's worker threads). The cellsched
+# parts of both modes run side by side; their tests that start a served
+# process share two slots (see cellsched/tests/conftest.py).
 XDIST ?= -n 2
 # The slowest tests of each part are listed, to keep an eye on the budget.
 PYTEST_OPTS ?= -q --durations=10
@@ -75,6 +76,7 @@ PART_test-$(1)-threading = .venv-$(1)/bin/python -m pytest $$(PYTEST_OPTS) --off
 	$$(XDIST) tests $$(PYTEST_ARGS)
 PART_test-$(1)-eventlet = .venv-$(1)/bin/python -m pytest $$(PYTEST_OPTS) --offramp-mode=eventlet \
 	$$(EVENTLET_ONLY) tests $$(PYTEST_ARGS)
+.PHONY: test-$(1)-threading test-$(1)-eventlet
 test-$(1)-threading test-$(1)-eventlet: .venv-$(1)/.installed-stamp
 	$$(PART_$$@)
 endef
