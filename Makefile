@@ -38,10 +38,12 @@ FIND_PYTHON = p="$$(pyenv prefix $* 2>/dev/null)/bin/python$*"; \
 		exit 1; \
 	fi
 
-# Installs run one after another: they build the same source tree.
+# Installs run one after another: they build the same source tree. The
+# venvs get pip too (--seed), as `python -m venv` gives .venv: tests may
+# pip-install into their interpreter.
 .venv-%/.installed-stamp: pyproject.toml cellsched/pyproject.toml $(STAMP)
-	@$(FIND_PYTHON); echo "$(UV) venv --python $$p .venv-$*"; \
-		$(UV) venv --quiet --allow-existing --python "$$p" .venv-$*
+	@$(FIND_PYTHON); echo "$(UV) venv --seed --python $$p .venv-$*"; \
+		$(UV) venv --quiet --seed --allow-existing --python "$$p" .venv-$*
 	$(UV) pip install --quiet --python .venv-$*/bin/python $(INSTALL)
 	touch $@
 
