@@ -35,13 +35,14 @@ def ab():
         del sys.modules[spec.name]
 
 
+@pytest.mark.mode_independent
 def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "ab.py"), "--stack", "embedded",
          "--rounds", "1", "--requests", "30", "--concurrency", "4",
          "--warmup", "5", "--cells", "2", "--hosts", "4",
-         "--out", str(out), "--max-regression", "1000"],
+         "--out", str(out)],
         capture_output=True, text=True, timeout=55)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
@@ -73,7 +74,9 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
 
     md = (out / "ab.md").read_text()
     assert "| metric | threading: median (min–max) | eventlet: median (min–max) | T/E |" in md
-    assert "--max-regression 1000: passed" in md
+    # A run this small proves the plumbing, not a verdict: none is claimed
+    # (the verdict is checked on fabricated runs below).
+    assert "--max-regression" not in md
     assert re.search(r"\| each worker pinned to one CPU \| (yes|no) \| no \|", md)
     assert md.strip() in proc.stdout
 

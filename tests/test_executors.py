@@ -253,19 +253,33 @@ def test_snapshot_is_plain_data(unique_pool):
 def test_reporter_logs_on_a_timer_even_when_nothing_is_submitted(run_python, mode):
     proc = run_python(
         """
-        import logging, threading, time
+        import logging, threading
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         import offramp
         offramp.bootstrap()
+        reports = threading.Semaphore(0)
+
+        class CountReports(logging.Handler):
+            def emit(self, record):
+                if started.is_set() and \
+                        record.getMessage().startswith("State of python.stuck "):
+                    reports.release()
+
+        hang, started = threading.Event(), threading.Event()
+        logging.getLogger("offramp").addHandler(CountReports())
         pool = offramp.get_executor("stuck")
-        hang = threading.Event()
-        pool.submit(hang.wait)  # the only worker is now stuck
-        time.sleep(1.0)          # nothing more is submitted
-        hang.set()
+        pool.submit(lambda: started.set() or hang.wait())
+        try:
+            assert started.wait(60)  # the only worker is now stuck
+            # Nothing more is submitted: only the timer can report.
+            for _ in range(3):
+                assert reports.acquire(timeout=30), "no report within 30 s"
+        finally:
+            hang.set()
         """,
         env={"OFFRAMP_CONCURRENCY": mode, "OFFRAMP_STATS_PERIOD": "0.2",
              f"OFFRAMP_{mode.upper()}_POOL_STUCK": "1"},
-        check=0,
+        timeout=120, check=0,
     )
     reports = [l for l in proc.stderr.splitlines()
                if l.startswith("State of python.stuck ")]

@@ -8,7 +8,12 @@ import pytest
 
 import offramp
 
-TIMEOUT = 0.5
+# Generous on purpose: a busy machine may start a thread late, and a
+# healthy target must still answer within the timeout.  A return bound is
+# the timeout plus ALLOWANCE for a busy machine; a broken timeout would
+# wait the 60 s a hung target hangs.
+TIMEOUT = 2.0
+ALLOWANCE = 5.0
 
 
 class Backends:
@@ -25,7 +30,7 @@ class Backends:
         if target == "raises":
             raise ConnectionError(f"{target} is down")
         if target == "slow":
-            time.sleep(self.slow_delay)
+            time.sleep(self.slow_delay)  # the behaviour: answers late, in time
         return f"{target}:{request}"
 
 
@@ -45,7 +50,7 @@ def test_fan_out_answers_bounds_time_and_never_drains(backends, unique_pool, cap
     with caplog.at_level(logging.WARNING, logger="offramp"):
         results = offramp.scatter_gather(TARGETS, backends, "r0", timeout=TIMEOUT, pool=pool.pool_name)
     elapsed = time.monotonic() - start
-    assert elapsed <= TIMEOUT + 0.1, elapsed
+    assert elapsed < TIMEOUT + ALLOWANCE, elapsed
     assert results["hung"] is offramp.DID_NOT_RESPOND
     assert isinstance(results["raises"], ConnectionError)
     assert results["slow"] == "slow:r0"
@@ -53,7 +58,7 @@ def test_fan_out_answers_bounds_time_and_never_drains(backends, unique_pool, cap
     assert [t for t in TARGETS if offramp.is_failure(results[t])] == ["hung", "raises"]
     assert list(results) == TARGETS
     messages = [r.getMessage() for r in caplog.records]
-    assert any("Target hung did not respond within 0.50s; its task is still running" in m
+    assert any("Target hung did not respond within 2.00s; its task is still running" in m
                for m in messages)
     assert any("Target raises raised ConnectionError" in m for m in messages)
 
@@ -77,8 +82,9 @@ def test_fan_out_answers_bounds_time_and_never_drains(backends, unique_pool, cap
 
     # Once the hung task ends, the target is asked again.
     backends.release_hung.set()
-    deadline = time.monotonic() + 5
-    while offramp.executor_snapshot()["pools"][pool.pool_name]["abandoned"] and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while offramp.executor_snapshot()["pools"][pool.pool_name]["abandoned"]:
+        assert time.monotonic() < deadline, "the released task never reported back"
         time.sleep(0.01)
     results = offramp.scatter_gather(TARGETS, backends, "again", timeout=TIMEOUT, pool=pool.pool_name)
     assert results["hung"] == "late"
@@ -91,7 +97,7 @@ def test_every_target_hanging_still_returns_in_time(unique_pool):
         start = time.monotonic()
         results = offramp.scatter_gather(["a", "b", "c"], lambda t: release.wait(60),
                                          timeout=0.3, pool=pool.pool_name)
-        assert time.monotonic() - start <= 0.3 + 0.1
+        assert time.monotonic() - start < 0.3 + ALLOWANCE
         assert set(results.values()) == {offramp.DID_NOT_RESPOND}
     finally:
         release.set()
@@ -109,11 +115,11 @@ def test_queued_task_is_cancelled_not_abandoned(unique_pool, caplog):
     try:
         with caplog.at_level(logging.WARNING, logger="offramp"):
             results = offramp.scatter_gather(["first", "second"], backend,
-                                             timeout=0.2, pool=pool.pool_name)
+                                             timeout=TIMEOUT, pool=pool.pool_name)
         assert results == {"first": offramp.DID_NOT_RESPOND, "second": offramp.DID_NOT_RESPOND}
         messages = " | ".join(r.getMessage() for r in caplog.records)
-        assert "Target second did not respond within 0.20s; its task had not started" in messages
-        assert "Target first did not respond within 0.20s; its task is still running" in messages
+        assert "Target second did not respond within 2.00s; its task had not started" in messages
+        assert "Target first did not respond within 2.00s; its task is still running" in messages
         figures = offramp.executor_snapshot()["pools"][pool.pool_name]
         assert figures["abandoned_by_target"] == {"first": 1}
     finally:
@@ -126,13 +132,16 @@ def test_queued_task_is_cancelled_not_abandoned(unique_pool, caplog):
 def test_per_target_timeout(unique_pool):
     pool = unique_pool(2)
     release = threading.Event()
+    overall = 30.0
     try:
         start = time.monotonic()
+        # The patient target answers after 0.3 s (the sleep is the behaviour).
         results = offramp.scatter_gather(
             ["quick", "patient"], lambda t: release.wait(60) if t == "quick" else time.sleep(0.3) or t,
-            timeout=1.0, target_timeouts={"quick": 0.1}, pool=pool.pool_name)
+            timeout=overall, target_timeouts={"quick": 0.1}, pool=pool.pool_name)
         assert results == {"quick": offramp.DID_NOT_RESPOND, "patient": "patient"}
-        assert time.monotonic() - start < 0.9
+        # Given up on after its own 0.1 s, not the overall timeout.
+        assert time.monotonic() - start < overall / 2
     finally:
         release.set()
 
@@ -161,14 +170,14 @@ def test_a_burst_cannot_drain_the_pool_through_one_hung_target(unique_pool):
         if target == "hung":
             release.wait(60)
         else:
-            time.sleep(0.01)
+            time.sleep(0.01)  # the behaviour: a healthy target takes a little time
         return target
 
     outcomes = []
     lock = threading.Lock()
 
     def one_request():
-        result = offramp.scatter_gather(["hung", "a", "b"], backend, timeout=0.5,
+        result = offramp.scatter_gather(["hung", "a", "b"], backend, timeout=TIMEOUT,
                                         pool=pool.pool_name)
         with lock:
             outcomes.append(result)
@@ -178,7 +187,7 @@ def test_a_burst_cannot_drain_the_pool_through_one_hung_target(unique_pool):
         for c in callers:
             c.start()
         for c in callers:
-            c.join(10)
+            c.join(TIMEOUT + 60)
         assert len(outcomes) == 8
         for result in outcomes:
             assert result["hung"] is offramp.DID_NOT_RESPOND

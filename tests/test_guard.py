@@ -20,6 +20,7 @@ def test_stdlib_is_green_in_eventlet_mode():
     assert eventlet.patcher.is_monkey_patched("socket")
 
 
+@pytest.mark.mode_independent
 def test_done_when_import_after_threading_bootstrap_fails(run_python):
     proc = run_python(
         "import offramp; offramp.bootstrap(default='eventlet'); import eventlet",
@@ -31,6 +32,7 @@ def test_done_when_import_after_threading_bootstrap_fails(run_python):
     assert "module '__main__'" in proc.stderr
 
 
+@pytest.mark.mode_independent
 def test_done_when_eventlet_env_makes_stdlib_green(run_python):
     proc = run_python(
         """
@@ -43,6 +45,7 @@ def test_done_when_eventlet_env_makes_stdlib_green(run_python):
     assert proc.stdout.strip() == "True"
 
 
+@pytest.mark.mode_independent
 def test_futurist_oslo_service_and_oslo_messaging_work_without_eventlet(run_python):
     proc = run_python(
         """
@@ -85,6 +88,7 @@ def test_futurist_oslo_service_and_oslo_messaging_work_without_eventlet(run_pyth
     assert proc.stdout.split() == ["3", "5", "threading", "threading", "False"]
 
 
+@pytest.mark.mode_independent
 def test_eventlet_imported_before_bootstrap_is_named_and_poisoned(run_python):
     proc = run_python(
         """
@@ -108,6 +112,7 @@ def test_eventlet_imported_before_bootstrap_is_named_and_poisoned(run_python):
     assert "POISONED eventlet.monkey_patch() is poisoned" in proc.stdout
 
 
+@pytest.mark.mode_independent
 def test_oslo_messaging_imported_first_explains_the_ordering_rule(run_python):
     proc = run_python(
         """
@@ -121,6 +126,7 @@ def test_oslo_messaging_imported_first_explains_the_ordering_rule(run_python):
     assert "before importing oslo.service, oslo.messaging" in proc.stderr
 
 
+@pytest.mark.mode_independent
 def test_threading_backend_chosen_first_blocks_eventlet_mode(run_python):
     proc = run_python(
         """
@@ -134,6 +140,7 @@ def test_threading_backend_chosen_first_blocks_eventlet_mode(run_python):
     assert "already selected its threading backend" in proc.stderr
 
 
+@pytest.mark.mode_independent
 def test_eventlet_mode_names_modules_imported_before_patching(run_python):
     proc = run_python(
         """
@@ -146,6 +153,7 @@ def test_eventlet_mode_names_modules_imported_before_patching(run_python):
     assert "Module kombu was imported before eventlet.monkey_patch()" in proc.stderr
 
 
+@pytest.mark.mode_independent
 def test_threading_mode_saves_the_eventlet_import(run_python):
     code = """
         import psutil, sys

@@ -21,6 +21,8 @@ import pytest
 from offramp._cli import main
 from offramp.memtrack import Target, Tracker, sample_tree
 
+pytestmark = pytest.mark.mode_independent
+
 MiB = 1024 * 1024
 
 CHILD = r"""
@@ -101,7 +103,7 @@ def child():
         c.close()
 
 
-def wait_for(predicate, timeout=5.0):
+def wait_for(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -262,10 +264,20 @@ def test_duration_and_count_limits():
     tracker = Tracker(me, interval=0.05, duration=0.3)
     started = time.monotonic()
     assert tracker.run() == "duration"
-    assert 0.25 <= time.monotonic() - started < 2
-    # At most one per grid point 0, 0.05, ... 0.3; a stalled machine may
-    # skip some, but never bursts to catch up.
-    assert 2 <= tracker.samples_taken <= 7
+    elapsed = time.monotonic() - started
+    _check_duration_run(tracker.samples_taken, elapsed, duration=0.3,
+                        interval=0.05)
+
+
+def _check_duration_run(samples: int, elapsed: float, duration: float,
+                        interval: float) -> None:
+    """What a run stopped by ``duration`` promises, however busy the
+    machine: it lasted until the last grid point within the duration was
+    due, and took at most one sample per grid point 0, interval, ...,
+    duration (a stalled machine skips points, never bursts to catch up).
+    How many points a stall skips is the machine's business, not checked."""
+    assert elapsed >= duration - interval, elapsed
+    assert 1 <= samples <= round(duration / interval) + 1, samples
 
 
 @pytest.mark.parametrize("make, words", [
@@ -333,12 +345,18 @@ def test_cli_table_reports_peaks(child, capsys, monkeypatch):
 
 def test_cli_json_with_table_on_stderr_and_duration(child, capsys):
     c = child()
+    started = time.monotonic()
     code, out, err = cli(["--pid", str(c.pid), "--duration", "0.2",
                           "--interval", "0.05", "--json", "--table"], capsys)
+    elapsed = time.monotonic() - started
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]  # pure JSON
-    assert records[-1]["stopped_by"] == "duration"
-    assert 3 <= records[-1]["samples"] <= 6
+    samples, summary = records[:-1], records[-1]
+    assert summary["stopped_by"] == "duration"
+    # One JSON line per sample taken, numbered in order.
+    assert [r["n"] for r in samples] == list(range(1, summary["samples"] + 1))
+    _check_duration_run(summary["samples"], elapsed, duration=0.2,
+                        interval=0.05)
     assert "sample 1 at" in err and "peaks over" in err
 
 

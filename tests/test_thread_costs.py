@@ -38,6 +38,7 @@ def test_defaults_and_config_file(tmp_path, monkeypatch):
     assert _config.load(str(conf)).malloc_arena_max == 0
 
 
+@pytest.mark.mode_independent
 def test_stack_size_is_set_and_the_minimum_still_raises_recursion_error(run_python):
     proc = run_python(
         """
@@ -63,6 +64,7 @@ def test_stack_size_is_set_and_the_minimum_still_raises_recursion_error(run_pyth
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.mode_independent
 def test_malloc_arena_max_caps_the_arenas(run_python):
     """malloc_stats() prints one "Arena N:" block per arena; threads that
     allocate at the same time would otherwise get arenas of their own.

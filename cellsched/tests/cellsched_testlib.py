@@ -35,8 +35,21 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+#: The running test (set by conftest.py), so require_server() can insist on
+#: its needs_services marker.
+current_test = None
+
+
 def require_server(name: str) -> None:
-    """Fail (CI) or skip (elsewhere) when ``name`` is not reachable."""
+    """Fail (CI) or skip (elsewhere) when ``name`` is not reachable.
+
+    The running test must be marked ``needs_services`` (conftest.py marks
+    every user of a server fixture), or ``make test-quick`` would try it.
+    """
+    if current_test is not None and \
+            current_test.get_closest_marker("needs_services") is None:
+        pytest.fail(f"{current_test.nodeid} needs {name} but is not marked "
+                    f"@pytest.mark.needs_services", pytrace=False)
     host, port = SERVERS[name]
     if _reachable(host, port):
         return
@@ -145,7 +158,7 @@ class Served:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_ready(self, timeout=30.0) -> None:
+    def wait_ready(self, timeout=90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.log().count("serving topic") >= self.workers:

@@ -160,8 +160,12 @@ class NotSent(Exception):
     """The test stopped the load before this request was sent."""
 
 
+#: Seconds a patient call waits for its answer (see ``load``).
+PATIENT_TIMEOUT = 120
+
+
 def load(transport_url, topic, requests, concurrency, timeout=30,
-         spec=None, stop=None, answered_at=None):
+         spec=None, stop=None, answered_at=None, sent=None, patient=None):
     """``requests`` calls from ``concurrency`` clients on one plain
     oslo.messaging client; returns cellsched's LoadResult (outcomes,
     latencies, selections), every request accounted for.
@@ -169,22 +173,38 @@ def load(transport_url, topic, requests, concurrency, timeout=30,
     ``stop`` (an Event) ends the run early: the rest count as NotSent.
     ``answered_at`` (a list) receives the monotonic time of every answer,
     so a test can tell what was answered after it broke something.
+    ``sent`` (a list) receives ``(sent_at, ended_at, outcome)`` for every
+    call sent.
+    ``patient`` (an Event): calls sent once it is set wait PATIENT_TIMEOUT
+    for their answer, so a busy machine cannot make them time out.
     """
     import oslo_messaging
     from cellsched.rpc import classify
     transport, client = rpc_client(transport_url, topic, timeout=timeout)
+    patient_client = client.prepare(timeout=PATIENT_TIMEOUT)
     extra = dict(spec or {})
 
     def call(request_spec):
         if stop is not None and stop.is_set():
             raise NotSent()
+        sent_at = time.monotonic()
+        caller = patient_client if patient is not None and patient.is_set() \
+            else client
+        outcome = "selected"
         try:
-            out = client.call({}, "select_destinations",
+            out = caller.call({}, "select_destinations",
                               request_spec={**request_spec, **extra})
-        except oslo_messaging.RemoteError:  # an answer too (NoValidHost)
+        except oslo_messaging.RemoteError as exc:  # an answer too
+            outcome = classify(exc)
             if answered_at is not None:
                 answered_at.append(time.monotonic())
             raise
+        except Exception as exc:
+            outcome = classify(exc)
+            raise
+        finally:
+            if sent is not None:
+                sent.append((sent_at, time.monotonic(), outcome))
         if answered_at is not None:
             answered_at.append(time.monotonic())
         return out

@@ -44,8 +44,10 @@ def _serve_refused(tmp_path, *args, env=None):
     return proc.stderr
 
 
-@pytest.fixture
-def sqlite_cells(tmp_path):
+@pytest.fixture(scope="module")
+def sqlite_cells(tmp_path_factory):
+    """One initialised cell for the module: a refused start never writes."""
+    tmp_path = tmp_path_factory.mktemp("cells")
     path = write_cells(tmp_path, {"a": f"sqlite:///{tmp_path / 'a.db'}"})
     run_cli("init", "--cells-file", path)
     return path

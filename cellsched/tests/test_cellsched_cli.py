@@ -81,7 +81,7 @@ def test_demo_runs_in_the_session_mode(tmp_path):
     assert "1000 requests" in out and "p99" in out
     assert "check: OK" in out
     assert "Stats of " in out and "State of " in out
-    assert elapsed < 30
+    assert elapsed < 120  # a quick demo: seconds, even on a busy machine
 
 
 @pytest.mark.offramp_mode("threading")

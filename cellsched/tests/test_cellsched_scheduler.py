@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 
+import offramp
 import pytest
 
 from cellsched import cells as cells_mod
@@ -15,6 +16,8 @@ from cellsched.scheduler import NoValidHost, Scheduler
 from cellsched.weighers import parse_weighers
 
 FLAVOR = {"vcpus": 1, "memory_mb": 512, "disk_gb": 10}
+#: What a busy machine may add to a bound.
+ALLOWANCE = 10.0
 
 
 def _sqlite_cells(tmp_path, count, hosts, vcpus=16):
@@ -32,13 +35,24 @@ def _sqlite_cells(tmp_path, count, hosts, vcpus=16):
 
 
 @pytest.fixture
-def silent_port():
-    """A TCP port that accepts connections and never says a word."""
+def silent_listener():
+    """A TCP port that accepts connections and never says a word; closing
+    it resets the connections it holds."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
-    yield listener.getsockname()[1]
+    yield listener
     listener.close()
+
+
+def _wait_for_abandoned_reads(cell: str, timeout: float = 60) -> None:
+    """Wait until no abandoned read of ``cell`` is still running, so none
+    outlives its test."""
+    deadline = time.monotonic() + timeout
+    while any(pool["abandoned_by_target"].get(cell)
+              for pool in offramp.executor_snapshot()["pools"].values()):
+        assert time.monotonic() < deadline, f"read of {cell} never ended"
+        time.sleep(0.05)
 
 
 def _closed_port() -> int:
@@ -50,14 +64,17 @@ def _closed_port() -> int:
 
 
 def test_failed_and_hung_cells_are_skipped_with_warning(
-        tmp_path, silent_port, caplog):
+        tmp_path, silent_listener, caplog):
     good = _sqlite_cells(tmp_path, 2, hosts=2)
     dead = cells_mod.cell_from_entry("dead", {
         "url": f"postgresql+psycopg://u:pw@127.0.0.1:{_closed_port()}/db",
         "connect_timeout": 2})
+    # The hung cell's own timeouts are far longer than the scatter-gather
+    # timeout: had the scheduler waited, it would have failed, not timed out.
+    port = silent_listener.getsockname()[1]
     hung = cells_mod.cell_from_entry("hung", {
-        "url": f"mysql+pymysql://u:pw@127.0.0.1:{silent_port}/db",
-        "connect_timeout": 3, "read_timeout": 3})
+        "url": f"mysql+pymysql://u:pw@127.0.0.1:{port}/db",
+        "connect_timeout": 30, "read_timeout": 30})
     sched = Scheduler(good + [dead, hung], parse_weighers(["ram"]),
                       scatter_gather_timeout=1.0)
     try:
@@ -66,8 +83,8 @@ def test_failed_and_hung_cells_are_skipped_with_warning(
         sel = sched.select_destinations({"flavor": FLAVOR})
         elapsed = time.monotonic() - start
         assert sel[0]["cell"] in ("cell1", "cell2")
-        # The hung cell costs the timeout, not its 3 s connect timeout.
-        assert elapsed < 2.5
+        # The hung cell costs the timeout, not its 30 s read timeout.
+        assert elapsed < 1.0 + ALLOWANCE
         warnings = [r.getMessage() for r in caplog.records
                     if r.levelno == logging.WARNING
                     and r.name == "cellsched.scheduler"]
@@ -76,7 +93,8 @@ def test_failed_and_hung_cells_are_skipped_with_warning(
         assert any(m.startswith("Cell dead failed") for m in warnings)
         assert not any(":pw@" in m for m in warnings)
     finally:
-        time.sleep(3)  # let the hung read hit its own timeout
+        silent_listener.close()  # resets the hung read
+        _wait_for_abandoned_reads("hung")
         sched.engines.dispose()
 
 
@@ -125,16 +143,16 @@ def test_locked_postgresql_cell_is_cut_off_by_statement_timeout(
 
     The scatter-gather timeout returns first, in both modes: in eventlet
     mode offramp makes psycopg wait with a patched (green) select(), so the
-    blocked read no longer stalls the hub.  The server-side
-    statement_timeout then ends the abandoned read.
+    blocked read no longer stalls the hub.  Had it stalled, the server-side
+    statement_timeout would have ended the read with an error instead, and
+    the cell would be logged as failed, not as not responding.
     """
-    import offramp
     import sqlalchemy as sa
 
     good = _sqlite_cells(tmp_path, 1, hosts=2)
     url = server_dbs("postgresql").create(1)["cell1"]
     pg = cells_mod.cell_from_entry("pg", {"url": url,
-                                          "statement_timeout": 1.5})
+                                          "statement_timeout": 5})
     pg_engine = cells_mod.create_engine(pg)
     schema.create_schema(pg_engine)
     inventory.seed_cell(pg_engine, "pg", 2, 16, 4096, 100)
@@ -150,13 +168,15 @@ def test_locked_postgresql_cell_is_cut_off_by_statement_timeout(
         sel = sched.select_destinations({"flavor": FLAVOR})
         elapsed = time.monotonic() - start
         assert sel[0]["cell"] == "cell1"
-        assert elapsed < 1.2, offramp.current_mode()
-        assert any(r.getMessage().startswith("Cell pg ")
-                   for r in caplog.records if r.levelno == logging.WARNING)
+        assert elapsed < 0.5 + ALLOWANCE, offramp.current_mode()
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.levelno == logging.WARNING]
+        assert any(m.startswith("Cell pg did not respond") for m in warnings), \
+            (offramp.current_mode(), warnings)
     finally:
-        trans.rollback()
+        trans.rollback()  # the abandoned read goes on, and ends
         holder.close()
-        time.sleep(1.6)   # let a still-running read end on its own timeout
+        _wait_for_abandoned_reads("pg")
         sched.engines.dispose()
         pg_engine.dispose()
 

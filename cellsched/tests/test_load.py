@@ -1,10 +1,11 @@
 """Load: many requests from 32 concurrent clients against the real
 ``cellsched serve --workers 2`` (RabbitMQ, a MariaDB and a PostgreSQL cell).
 
-CI (``make test``) runs the full 10,000 requests per mode;
-``CELLSCHED_LOAD_REQUESTS`` changes the count, and ``make soak`` runs only
-this test, 10,000 per mode.  The capacity is a little under 10,000
-instances, so the run also fights over the last free hosts.
+``make test`` runs a CI size of 2,000 requests per mode: enough for every
+pool to reach its bound many times over, so a thread or a task per request
+would show.  ``CELLSCHED_LOAD_REQUESTS`` changes the count; ``make soak``
+runs only this test, 10,000 per mode.  The capacity is a little under the
+requests, so the run also fights over the last free hosts.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import psutil
 from reliability_lib import (allocations, check, healthy_cells, load,
                              pool_states, selections, worker_pids)
 
-REQUESTS = int(os.environ.get("CELLSCHED_LOAD_REQUESTS", "10000"))
+REQUESTS = int(os.environ.get("CELLSCHED_LOAD_REQUESTS", "2000"))
+WARMUP = 200
 #: Threads a worker may still add after the warm-up: its pools grow up to
 #: their bounds (oslo.messaging's executor holds up to 64) with the peaks of
 #: concurrency.  A thread per request would add thousands.
 THREAD_GROWTH = 64
 CLIENTS = 32
-HOSTS, VCPUS = 30, 160     # 2 cells x 30 hosts x 160 = 9,600 instances
+#: 2 cells x 30 hosts, room for 96% of the requests (10,000: 160 vCPUs a
+#: host, 9,600 instances for 10,200 requests with the warm-up).
+HOSTS = 30
+VCPUS = REQUESTS * 96 // 100 // (2 * HOSTS)
 
 
 def _threads(pids) -> int:
@@ -42,7 +47,7 @@ def test_load_32_clients_every_request_answered_books_balance(
     served = serve(cells_file, extra=["--stats-interval", "0",
                                       "--scatter-gather-timeout", "10"])
     pids = worker_pids(served.log())
-    warm = load(rabbit_url, served.topic, 200, CLIENTS, timeout=60)
+    warm = load(rabbit_url, served.topic, WARMUP, CLIENTS, timeout=60)
     threads_warm = _threads(pids)
 
     result = load(rabbit_url, served.topic, REQUESTS, CLIENTS, timeout=60)
@@ -50,10 +55,10 @@ def test_load_32_clients_every_request_answered_books_balance(
 
     threads_end = _threads(pids)
     answered = warm.outcomes + result.outcomes
-    assert sum(answered.values()) == REQUESTS + 200
+    assert sum(answered.values()) == REQUESTS + WARMUP
     assert set(answered) <= {"selected", "NoValidHost"}, result.errors[:3]
     capacity = 2 * HOSTS * VCPUS
-    assert answered["selected"] == min(REQUESTS + 200, capacity)
+    assert answered["selected"] == min(REQUESTS + WARMUP, capacity)
     report = check(cells_file)
     assert report["ok"], report["violations"][:5]
     placed = {**selections(warm), **selections(result)}
@@ -62,7 +67,6 @@ def test_load_32_clients_every_request_answered_books_balance(
     print(f"worker threads: {threads_warm} after warm-up, {threads_end} "
           f"after {REQUESTS} requests")
     assert threads_end < threads_warm + THREAD_GROWTH
-    assert threads_end < threads_warm + REQUESTS // 100
     served.signal(signal.SIGTERM)
     assert served.proc.wait(60) == 0
     final = {s["pid"]: s for s in pool_states(served.log())}

@@ -8,11 +8,25 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from offramp._cli import main
 from offramp.migrate._grep import utf8_locale
+
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The migration tooling reads and rewrites source; it never asks the
+    concurrency mode.  Every test in this directory is mode_independent, so
+    `make test` runs it once, not once per mode."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.mode_independent)
+
 
 VCS_EXCLUDES = ["--exclude-dir=.git", "--exclude-dir=.hg", "--exclude-dir=.svn",
                 "--exclude-dir=.bzr", "--exclude-dir=CVS"]
