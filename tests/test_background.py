@@ -21,6 +21,15 @@ def sync_power_states():
     time.sleep(0.02)
 
 stop = threading.Event()
+release = threading.Event()
+reported = threading.Event()
+
+class Reports(logging.Handler):
+    def emit(self, record):
+        if "stuck_in_a_db_call" in record.getMessage():
+            reported.set()
+
+logging.getLogger("offramp").addHandler(Reports())
 
 def accept_loop():
     while not stop.wait(0.05):
@@ -28,18 +37,24 @@ def accept_loop():
     return "stopped"
 
 def stuck_in_a_db_call():
-    threading.Event().wait(1.5)
+    release.wait(60)
 
 worker = offramp.start_periodic([sync_power_states])
 loop = offramp.spawn_long_lived(accept_loop)
 offramp.spawn(stuck_in_a_db_call)
-time.sleep(1.2)  # the program's length: every task outlives the threshold
+# The watchdog has checked after every task here outlived the threshold
+# once it reports the stuck one, which started last.
+reported.wait(60)
+deadline = time.monotonic() + 60
+while len(runs) < 5 and time.monotonic() < deadline:
+    time.sleep(0.01)
 snapshot = offramp.executor_snapshot()
 stop.set()
+release.set()
 print(loop.result(5), len(runs) >= 5, [t["task"] for t in snapshot["long_lived"]])
 print(offramp.shutdown_executors(timeout=5))
 stopped_at = len(runs)
-time.sleep(0.3)
+time.sleep(0.3)  # the behaviour: no run may follow the stop
 print(len(runs) == stopped_at)
 """
 
@@ -66,17 +81,29 @@ def test_watchdog_leaves_periodic_and_long_lived_work_alone(run_python, mode):
 def test_a_periodic_run_that_hangs_is_reported_by_its_name(run_python, mode):
     proc = run_python(
         """
-        import threading, time
+        import logging, threading
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
         import offramp
         offramp.bootstrap()
         from futurist import periodics
 
+        release = threading.Event()
+        reported = threading.Event()
+
+        class Reports(logging.Handler):
+            def emit(self, record):
+                if "sync_that_hangs" in record.getMessage():
+                    reported.set()
+
+        logging.getLogger("offramp").addHandler(Reports())
+
         @periodics.periodic(0.05, run_immediately=True)
         def sync_that_hangs():
-            threading.Event().wait(1.0)
+            release.wait(60)
 
         offramp.start_periodic([sync_that_hangs])
-        time.sleep(0.8)
+        reported.wait(60)
+        release.set()
         """, env={"OFFRAMP_CONCURRENCY": mode, **ENV}, check=0)
     assert "Task __main__.sync_that_hangs on pool python.periodic has been running" in proc.stderr
     assert "in sync_that_hangs" in proc.stderr
