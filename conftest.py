@@ -115,3 +115,12 @@ pytest_collect_file = Sybil(
     patterns=["*.md"],
     excludes=[".venv/*", "*/.venv/*"],
 ).pytest()
+
+
+def pytest_collection_modifyitems(items):
+    """Blocks that need the servers carry the suite's needs_services mark,
+    so ``make test-quick`` (``-m "not needs_services"``) leaves them out."""
+    for item in items:
+        block = getattr(getattr(item, "example", None), "parsed", None)
+        if isinstance(block, Block) and "needs-services" in block.options:
+            item.add_marker(pytest.mark.needs_services)
