@@ -35,7 +35,7 @@ DEFAULT_POOL_SIZES = {
 FALLBACK_POOL_SIZE = {"threading": 10, "eventlet": 1000}
 # oslo.messaging's RPC executor threads (set_rpc_defaults): eventlet mode
 # keeps oslo.messaging's 64 green threads.
-DEFAULT_RPC_EXECUTOR_THREADS = {"threading": 8}
+DEFAULT_RPC_EXECUTOR_THREADS = {"threading": 4}
 MAX_POOL_SIZE = {"threading": 1024, "eventlet": 100_000}
 
 # Long enough for a request in flight to finish, short enough that a stuck
