@@ -34,7 +34,13 @@ def analyze_files(sources: Sequence[tuple[bytes, str]], cache: AnalysisCache | N
     out: list[Analysis | None] = [None] * len(sources)
     blobs: dict[int, str] = {}
     todo = []
+    copies: dict[int, list[int]] = {}  # a file seen twice (a symlink) is analysed once
+    first: dict[tuple[bytes, str], int] = {}
     for i, (data, module) in enumerate(sources):
+        original = first.setdefault((data, module), i)
+        if original != i:
+            copies.setdefault(original, []).append(i)
+            continue
         if cache is not None:
             blobs[i] = blob_id(data)
             out[i] = cache.get(blobs[i], module)
@@ -55,6 +61,9 @@ def analyze_files(sources: Sequence[tuple[bytes, str]], cache: AnalysisCache | N
             out[i] = analyze(*sources[i])
             if cache is not None:
                 cache.put(blobs[i], sources[i][1], dumps(out[i]))
+    for original, same in copies.items():
+        for i in same:
+            out[i] = out[original]
     return out  # type: ignore[return-value]  # every slot is filled above
 
 

@@ -103,10 +103,9 @@ class AnalysisCache:
 
     def __init__(self, directory: str | None = None, fingerprint: str | None = None) -> None:
         self.base = directory or default_dir()
-        self.fingerprint = fingerprint or engine_fingerprint()
-        self.dir = os.path.join(self.base, _PREFIX + self.fingerprint)
+        self._fingerprint = fingerprint
+        self.dir = ""  # known once used: a run that analyses nothing reads no source
         self.hits = self.misses = 0
-        self._opened = False
 
     @classmethod
     def from_env(cls, enabled: bool = True) -> AnalysisCache | None:
@@ -150,9 +149,9 @@ class AnalysisCache:
     def _open(self) -> None:
         """Once per run: mark this engine's directory used, and drop the
         directories of other engines unused for ``STALE_DAYS``."""
-        if self._opened:
+        if self.dir:
             return
-        self._opened = True
+        self.dir = os.path.join(self.base, _PREFIX + (self._fingerprint or engine_fingerprint()))
         try:
             os.makedirs(self.dir, exist_ok=True)
             os.utime(self.dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ def _walk_dir(path, rel, ancestors, excludes, errors):
             yield Entry(rel + child.name, child.path)
 
 
-def read(path: str, limit: int) -> bytes | None:
+def read(path: str, limit: int = sys.maxsize) -> bytes | None:
     """The whole file, or None when it holds more than ``limit`` bytes.
 
     Straight system calls, no file object: most files are read once, whole,
