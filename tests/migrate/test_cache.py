@@ -11,7 +11,7 @@ import pytest
 import offramp.migrate as migrate_package
 from offramp.migrate import _batch, _cache
 from offramp.migrate._analyze import analyze
-from offramp.migrate._cache import AnalysisCache, blob_id, engine_fingerprint
+from offramp.migrate._cache import Cache, blob_id, engine_fingerprint
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles, rule_for
 from offramp.migrate.lint import lint
@@ -43,10 +43,10 @@ def entries(cache):
 
 
 def test_a_hit_gives_the_same_result(tree, tmp_path):
-    cache = AnalysisCache(str(tmp_path / "c"))
+    cache = Cache(str(tmp_path / "c"))
     first = scan(str(tree), cache=cache, utf8=True)
     assert (cache.hits, cache.misses) == (0, 4)  # plain.py holds no needle: never analysed
-    again = AnalysisCache(str(tmp_path / "c"))
+    again = Cache(str(tmp_path / "c"))
     second = scan(str(tree), cache=again, utf8=True)
     assert (again.hits, again.misses) == (4, 0)
     assert second.as_dict() == first.as_dict() == scan(str(tree), utf8=True).as_dict()
@@ -64,17 +64,17 @@ def test_keys_are_git_blob_ids(tree):
 
 
 def test_a_changed_file_is_analysed_again(tree, tmp_path):
-    scan(str(tree), cache=AnalysisCache(str(tmp_path / "c")), utf8=True)
+    scan(str(tree), cache=Cache(str(tmp_path / "c")), utf8=True)
     (tree / "pkg/a.py").write_text("import eventlet\n\neventlet.spawn_n(f)\n")
-    cache = AnalysisCache(str(tmp_path / "c"))
+    cache = Cache(str(tmp_path / "c"))
     result = scan(str(tree), cache=cache, utf8=True)
     assert (cache.hits, cache.misses) == (3, 1)
     assert [(u.line, u.kind) for u in result.usages if u.path == "pkg/a.py"] == [(3, "spawn")]
 
 
 def test_another_engine_does_not_read_these_entries(tree, tmp_path):
-    scan(str(tree), cache=AnalysisCache(str(tmp_path / "c"), "engine-one"), utf8=True)
-    other = AnalysisCache(str(tmp_path / "c"), "engine-two")
+    scan(str(tree), cache=Cache(str(tmp_path / "c"), "engine-one"), utf8=True)
+    other = Cache(str(tmp_path / "c"), "engine-two")
     scan(str(tree), cache=other, utf8=True)
     assert (other.hits, other.misses) == (0, 4)
 
@@ -92,8 +92,8 @@ def test_the_fingerprint_follows_the_package_source(tmp_path, monkeypatch):
 
 
 def test_a_corrupt_entry_is_analysed_again_and_rewritten(tree, tmp_path):
-    expected = scan(str(tree), cache=AnalysisCache(str(tmp_path / "c")), utf8=True).as_dict()
-    cache = AnalysisCache(str(tmp_path / "c"))
+    expected = scan(str(tree), cache=Cache(str(tmp_path / "c")), utf8=True).as_dict()
+    cache = Cache(str(tmp_path / "c"))
     stored = entries(cache)
     assert len(stored) == 4
     for i, path in enumerate(stored):  # truncated, garbage, empty, a foreign pickle
@@ -104,13 +104,13 @@ def test_a_corrupt_entry_is_analysed_again_and_rewritten(tree, tmp_path):
             fh.write([data[:len(data) // 2], b"\x00garbage", b"", b"\x80\x04K\x01."][i])
     assert scan(str(tree), cache=cache, utf8=True).as_dict() == expected
     assert (cache.hits, cache.misses) == (0, 4)
-    healed = AnalysisCache(str(tmp_path / "c"))
+    healed = Cache(str(tmp_path / "c"))
     assert scan(str(tree), cache=healed, utf8=True).as_dict() == expected
     assert (healed.hits, healed.misses) == (4, 0)
 
 
 def test_entries_are_written_whole_or_not_at_all(tree, tmp_path, monkeypatch):
-    cache = AnalysisCache(str(tmp_path / "c"))
+    cache = Cache(str(tmp_path / "c"))
     scan(str(tree), cache=cache, utf8=True)
     assert not [p for p in entries(cache) if os.path.basename(p).startswith(".tmp-")]
 
@@ -119,7 +119,7 @@ def test_entries_are_written_whole_or_not_at_all(tree, tmp_path, monkeypatch):
 
     monkeypatch.setattr(_cache.os, "replace", fail)
     (tree / "pkg/a.py").write_text("import eventlet\neventlet.sleep(2)\n")
-    full = AnalysisCache(str(tmp_path / "c"))
+    full = Cache(str(tmp_path / "c"))
     assert scan(str(tree), cache=full, utf8=True).usages  # a cache it cannot write is no error
     assert len(entries(full)) == 4  # no temporary file left behind, no new entry
 
@@ -127,7 +127,7 @@ def test_entries_are_written_whole_or_not_at_all(tree, tmp_path, monkeypatch):
 def test_an_unwritable_cache_directory_is_skipped(tree, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = scan(str(tree), cache=AnalysisCache(str(blocker / "c")), utf8=True)
+    result = scan(str(tree), cache=Cache(str(blocker / "c")), utf8=True)
     assert result.as_dict() == scan(str(tree), utf8=True).as_dict()
 
 
@@ -138,7 +138,7 @@ def test_directories_of_engines_unused_for_long_are_removed(tree, tmp_path):
         (d / "ab").mkdir(parents=True)
     long_ago = time.time() - (_cache.STALE_DAYS + 1) * 86400
     os.utime(old, (long_ago, long_ago))
-    scan(str(tree), cache=AnalysisCache(str(base)), utf8=True)
+    scan(str(tree), cache=Cache(str(base)), utf8=True)
     assert not old.exists() and recent.exists()
 
 
@@ -164,7 +164,7 @@ def test_worker_processes_give_the_in_process_results_in_order(tree, tmp_path, m
     in_workers = _batch._in_workers
     monkeypatch.setattr(_batch, "_in_workers",
                         lambda items, *args: batches.append(len(items)) or in_workers(items, *args))
-    cache = AnalysisCache(str(tmp_path / "c"))
+    cache = Cache(str(tmp_path / "c"))
     pooled = _batch.analyze_files(sources, cache, jobs=2)
     assert batches == [5]  # each content once; plain.py too, the prefilter is scan's
     assert pooled == alone == [analyze(data) for data, _ in sources]
@@ -187,3 +187,13 @@ def test_prefilter_groups_cover_every_needle():
         sorted([b"ab", b"abcdefg", b"xabcdey", b"sleep(0", b"sleep( 0"])
     assert all(gate in n for gate, members in made.groups for n in members)
     assert made.wants(b"...sleep( 0)") and not made.wants(b"sleep(1)")
+
+
+def test_trend_counts_round_trip_and_a_corrupt_table_is_empty(tmp_path):
+    cache = Cache(str(tmp_path / "c"), "engine")
+    assert cache.load_counts("utf8=1-legacy=0") == {}
+    cache.save_counts("utf8=1-legacy=0", {("abc", True): (3, True)})
+    assert Cache(str(tmp_path / "c"), "engine").load_counts("utf8=1-legacy=0") == \
+        {("abc", True): (3, True)}
+    (tmp_path / "c" / "analyses-engine" / "counts-utf8=1-legacy=0").write_bytes(b"\x80garbage")
+    assert Cache(str(tmp_path / "c"), "engine").load_counts("utf8=1-legacy=0") == {}

@@ -21,12 +21,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from offramp.migrate._cache import AnalysisCache
+    from offramp.migrate._cache import Cache
     from offramp.migrate.lint import lint_paths
 
     try:
         findings = lint_paths(args.paths, tuple(args.allow),
-                              cache=AnalysisCache.from_env(not args.no_cache))
+                              cache=Cache.from_env(not args.no_cache))
     except FileNotFoundError as exc:
         print(f"offramp lint: {exc}", file=sys.stderr)
         return 2

@@ -52,14 +52,14 @@ def _non_negative(text: str) -> int:
 
 def run(args) -> int:
     from offramp.migrate import scan as scanner
-    from offramp.migrate._cache import AnalysisCache
+    from offramp.migrate._cache import Cache
     from offramp.migrate._walk import DEFAULT_EXCLUDES
 
     excludes = () if args.no_default_excludes else DEFAULT_EXCLUDES
     excludes += tuple(args.exclude_dir or ())
     try:
         result = scanner.scan(args.path, excludes, legacy_binary=args.legacy_grep,
-                              cache=AnalysisCache.from_env(not args.no_cache))
+                              cache=Cache.from_env(not args.no_cache))
     except (FileNotFoundError, NotADirectoryError) as exc:
         print(f"offramp scan: {exc}", file=sys.stderr)
         return 2

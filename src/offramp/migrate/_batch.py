@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from offramp.migrate._analyze import Analysis, analyze
-from offramp.migrate._cache import AnalysisCache, blob_id, dumps, loads
+from offramp.migrate._cache import Cache, blob_id, dumps, loads
 
 # Source bytes to analyse below which one process beats starting workers
 # (a fork pool costs tens of milliseconds; parsing runs at a few MB/s).
@@ -28,7 +28,7 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def analyze_files(sources: Sequence[tuple[bytes, str]], cache: AnalysisCache | None = None,
+def analyze_files(sources: Sequence[tuple[bytes, str]], cache: Cache | None = None,
                   jobs: int | None = None) -> list[Analysis]:
     """``analyze(data, module)`` for each ``(data, module)``, in order."""
     out: list[Analysis | None] = [None] * len(sources)

@@ -1,5 +1,8 @@
 """Each file's analysis, kept on disk by content, so a second run skips it.
 
+``trend`` keeps its per-blob line counts here too, so a second run over the
+same history reads only the trees.
+
 An entry is keyed by the file's git blob id (what ``git hash-object``
 prints, so a file and its committed blob share one entry) and lives in a
 directory named after a fingerprint of this package's own source: a
@@ -98,8 +101,9 @@ def disabled_by_env() -> bool:
     return os.environ.get(ENV_OFF, "").strip().lower() not in ("", "0", "false", "no")
 
 
-class AnalysisCache:
-    """Analyses by ``(blob id, module)`` for one engine fingerprint."""
+class Cache:
+    """Analyses by ``(blob id, module)``, and ``trend``'s line counts by
+    blob id, for one engine fingerprint."""
 
     def __init__(self, directory: str | None = None, fingerprint: str | None = None) -> None:
         self.base = directory or default_dir()
@@ -108,7 +112,7 @@ class AnalysisCache:
         self.hits = self.misses = 0
 
     @classmethod
-    def from_env(cls, enabled: bool = True) -> AnalysisCache | None:
+    def from_env(cls, enabled: bool = True) -> Cache | None:
         """The user's cache, or None when ``--no-cache`` or the environment
         turns it off."""
         return cls() if enabled and not disabled_by_env() else None
@@ -129,10 +133,30 @@ class AnalysisCache:
         return analysis
 
     def put(self, blob: str, module: str, payload: bytes) -> None:
-        """Store one entry (``dumps`` output); a cache that cannot be
-        written is skipped, never an error of the scan."""
+        """Store one entry (``dumps`` output)."""
         self._open()
-        path = self._path(blob, module)
+        self._write(self._path(blob, module), payload)
+
+    def load_counts(self, mode: str) -> dict:
+        """``trend``'s per-blob line counts for one counting ``mode`` (the
+        locale and binary-file rules), or an empty table."""
+        self._open()
+        try:
+            with open(os.path.join(self.dir, f"counts-{mode}"), "rb") as fh:
+                counts = pickle.load(fh)
+        except Exception:  # missing or corrupt: count again
+            return {}
+        return counts if isinstance(counts, dict) else {}
+
+    def save_counts(self, mode: str, counts: dict) -> None:
+        self._open()
+        self._write(os.path.join(self.dir, f"counts-{mode}"),
+                    pickle.dumps(counts, pickle.HIGHEST_PROTOCOL))
+
+    @staticmethod
+    def _write(path: str, payload: bytes) -> None:
+        """Whole or not at all: a temporary file renamed into place.  A
+        cache that cannot be written is skipped, never an error of the run."""
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")

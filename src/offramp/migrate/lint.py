@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from offramp.migrate import _walk
 from offramp.migrate._analyze import Analysis
 from offramp.migrate._batch import analyze_files
-from offramp.migrate._cache import AnalysisCache
+from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
 from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
@@ -58,13 +58,13 @@ def lint_analysis(analysis: Analysis, import_allowed: bool):
 
 
 def lint(root: str, allow: tuple[str, ...] = (), excludes=DEFAULT_EXCLUDES,
-         cache: AnalysisCache | None = None, jobs: int | None = None) -> list[LintFinding]:
+         cache: Cache | None = None, jobs: int | None = None) -> list[LintFinding]:
     """Lint every ``.py`` file under ``root`` (or ``root`` itself)."""
     return lint_paths([root], allow, excludes, cache, jobs)
 
 
 def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAULT_EXCLUDES,
-               cache: AnalysisCache | None = None,
+               cache: Cache | None = None,
                jobs: int | None = None) -> list[LintFinding]:
     """:func:`lint` of each root, in the order given, analysed in one batch
     (pre-commit passes hundreds of single files)."""

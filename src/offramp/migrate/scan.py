@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from offramp.migrate import _grep, _walk
 from offramp.migrate._analyze import imports_eventlet
 from offramp.migrate._batch import analyze_files
-from offramp.migrate._cache import AnalysisCache
+from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
 from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
@@ -72,7 +72,7 @@ def _read_count(path: str, utf8: bool, legacy: bool) -> tuple[int, bytes | None]
 
 
 def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | None = None,
-         legacy_binary: bool = False, cache: AnalysisCache | None = None,
+         legacy_binary: bool = False, cache: Cache | None = None,
          jobs: int | None = None) -> ScanResult:
     """Scan ``root`` (a directory or one file).
 
