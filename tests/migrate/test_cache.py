@@ -4,6 +4,7 @@ unwanted cache never changes what scan and lint report."""
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -156,21 +157,49 @@ def test_no_cache_flag_and_environment(tree, analysis_cache_dir, monkeypatch):
     assert offramp("scan", str(tree), "--json", "--no-cache").stdout == first
 
 
-def test_worker_processes_give_the_in_process_results_in_order(tree, tmp_path, monkeypatch):
-    sources = [((tree / rel).read_bytes(), "") for rel in sorted(FILES)] * 3
-    alone = _batch.analyze_files(sources, jobs=1)
-    monkeypatch.setattr(_batch, "PARALLEL_BYTES", 0)
-    batches = []
-    in_workers = _batch._in_workers
-    monkeypatch.setattr(_batch, "_in_workers",
-                        lambda items, *args: batches.append(len(items)) or in_workers(items, *args))
-    cache = Cache(str(tmp_path / "c"))
-    pooled = _batch.analyze_files(sources, cache, jobs=2)
-    assert batches == [5]  # each content once; plain.py too, the prefilter is scan's
-    assert pooled == alone == [analyze(data) for data, _ in sources]
-    assert all(f.rule is rule_for(f.name) for a in pooled for f in a.findings
-               if f.how == "code")
-    assert _batch.analyze_files(sources, cache, jobs=2) == alone
+WORKERS = """
+import os, sys
+from offramp.migrate import _batch
+from offramp.migrate._analyze import analyze
+from offramp.migrate._cache import Cache
+from offramp.migrate._registry import rule_for
+
+tree, cache_dir, fail_in_child = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+names = sorted(os.path.join(d, n) for d, _, ns in os.walk(tree) for n in ns)
+sources = [(open(p, "rb").read(), "") for p in names] * 3
+alone = [analyze(data) for data, _ in sources]
+_batch.PARALLEL_BYTES = 0
+batches, parent, job = [], os.getpid(), _batch._analyze_job
+in_workers = _batch._in_workers
+_batch._in_workers = lambda items, n: batches.append((len(items), n)) or in_workers(items, n)
+if fail_in_child:
+    def failing(data, module):
+        if os.getpid() != parent:
+            raise RuntimeError("a child that fails")
+        return job(data, module)
+    _batch._analyze_job = failing
+cache = Cache(cache_dir)
+pooled = _batch.analyze_files(sources, cache, jobs=2)
+assert batches == [(5, 2)], batches  # each content once; the prefilter is scan's, not here
+assert pooled == alone
+assert all(f.rule is rule_for(f.name) for a in pooled for f in a.findings if f.how == "code")
+assert _batch.analyze_files(sources, cache, jobs=2) == alone and batches == [(5, 2)]
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("fail_in_child", [False, True])
+def test_worker_processes_give_the_in_process_results_in_order(tree, tmp_path, fail_in_child):
+    # In a process of its own: a test runner's threads rule out forking.
+    out = subprocess.run([sys.executable, "-c", WORKERS, str(tree), str(tmp_path / "c"),
+                          str(int(fail_in_child))], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
+
+
+def test_shares_balance_bytes():
+    shares = _batch._shares([100, 1, 50, 50, 2], 2)
+    assert sorted(i for share in shares for i in share) == [0, 1, 2, 3, 4]
+    assert [sum([100, 1, 50, 50, 2][i] for i in share) for share in shares] == [102, 101]
 
 
 @pytest.mark.parametrize("data", [
