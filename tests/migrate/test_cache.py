@@ -11,7 +11,6 @@ import pytest
 
 import offramp.migrate as migrate_package
 from offramp.migrate import _batch, _cache
-from offramp.migrate._analyze import analyze
 from offramp.migrate._cache import Cache, blob_id, engine_fingerprint
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles, rule_for
@@ -160,7 +159,6 @@ def test_no_cache_flag_and_environment(tree, analysis_cache_dir, monkeypatch):
 WORKERS = """
 import os, sys
 from offramp.migrate import _batch
-from offramp.migrate._analyze import analyze
 from offramp.migrate._cache import Cache
 from offramp.migrate._registry import rule_for
 
