@@ -16,3 +16,16 @@ class Timeout(Rule):
     message = "{name} cannot interrupt a native thread; put the timeout on the blocking call"
     names = ("eventlet.Timeout", "eventlet.timeout", "eventlet.with_timeout",
              "eventlet.is_timeout", "eventlet.wrap_is_timeout")
+
+    def advise_ref(self, qualname, shape):
+        if shape[0] == "call" and shape[1].result == ("escape", "raise"):
+            return ("raise the timeout error of the call that gets the deadline",
+                    "raise {name}(): code under threads no longer sees it; raise the "
+                    "blocking call's own timeout error")
+        if shape == ("escape", "caught"):
+            # An except clause starts nothing: it waits for a timeout raised elsewhere.
+            return ("catch the timeout error of the call that gets the deadline "
+                    "(socket.timeout, the driver's or RPC's own)",
+                    "except {name}: nothing raises it once the deadline moves into the "
+                    "blocking call; catch that call's timeout error")
+        return None
