@@ -8,16 +8,19 @@ does not parse, :func:`analyze` falls back to text matching.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, file_facts, tree_facts
 from offramp.migrate._plan import Project, SourceFile
-from offramp.migrate._registry import Rule, call_rules, rule_for, text_rules
+from offramp.migrate._fragments import parse_parts
+from offramp.migrate._registry import (Rule, call_rules, constructor_rule, needles, rule_for,
+                                       text_rules)
 from offramp.migrate._strings import IMPORT_CALLS
 
-__all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "from_facts",
-           "imports_eventlet"]
+__all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "analyze_whole",
+           "from_facts", "imports_eventlet"]
 
 _IMPORT_RE = re.compile(
     rb"^[ \t]*(?:from[ \t]+eventlet\b|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*eventlet\b)",
@@ -50,11 +53,67 @@ class Analysis:
 
 
 def analyze(source: bytes, module: str = "") -> Analysis:
-    """Findings and eventlet imports of one Python file's bytes."""
+    """Findings and eventlet imports of one Python file's bytes.
+
+    Only the parts of the file that can hold a finding are parsed (see
+    ``_fragments``); the findings are those of the whole file.
+    """
+    if len(source) <= MAX_PARSE_BYTES:
+        parts = parse_parts(source, _needles(),
+                            lambda tree: _with_bound_names(tree_facts(tree, module)))
+        if parts is not None and not parts[0].error:
+            return from_facts(parts[0])
+    return analyze_whole(source, module)
+
+
+def analyze_whole(source: bytes, module: str = "") -> Analysis:
+    """The same, parsing every line: what :func:`analyze` must agree with."""
     facts = file_facts(source, module)
     if facts.error:
         return _text_fallback(source, facts.error)
     return from_facts(facts)
+
+
+@functools.cache
+def _needles() -> tuple[bytes, ...]:
+    """Every rule's needles; ``eventlet`` and ``greenlet`` stand for any case
+    (a string may say ``Eventlet``)."""
+    return tuple(sorted({n.lower() if n.lower() in (b"eventlet", b"greenlet") else n
+                         for n in needles()}))
+
+
+def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
+    """The facts, and the module globals and attributes that hold eventlet
+    things (``from eventlet import greenthread``, ``sl = eventlet.sleep``,
+    ``self._pool = eventlet.GreenPool()``, and aliases of those): a part of
+    the file that mentions one of them can hold a finding."""
+    names = {imp.local for imp in facts.imports if imp.qualname.split(".")[0] in _ROOTS}
+    for ref in facts.refs:
+        shape = ref.shape
+        if shape[0] == "bind":
+            key = shape[1]
+        elif shape[0] == "call" and shape[1].result[0] == "bind" \
+                and constructor_rule(ref.qualname) is not None:
+            key = shape[1].result[1]
+        else:
+            continue
+        # A name (module global, class attribute) can be used anywhere in
+        # the file; an object's attribute too (self._pool), but an alias
+        # stored in an attribute (m.side_effect = eventlet.sleep) is not
+        # followed by the resolver.
+        if key[0] == "G" or (key[0] == "A" and (shape[0] == "call" or facts.scopes[
+                ref.scope].kind == "class")):
+            names.add(key[1])
+    grown = True
+    while grown:
+        grown = False
+        for occ in facts.occurrences:
+            if occ.shape[0] == "bind" and occ.key[0] in ("G", "A") and occ.key[-1] in names:
+                target = occ.shape[1]
+                if target[0] in ("G", "A") and target[1] not in names:
+                    names.add(target[1])
+                    grown = True
+    return facts, frozenset(names)
 
 
 def analyze_tree(tree) -> Analysis:
