@@ -224,6 +224,7 @@ def _objects(facts: FileFacts, found: list) -> None:
                                  use_rule.refined(suggestion, "{name}: " + suggestion),
                                  f"{name}().{shape[1]}", "object"))
 
+
 def _text_fallback(source: bytes, error: str) -> Analysis:
     """Line-based matching for files the parser rejects."""
     out = Analysis(error=error)

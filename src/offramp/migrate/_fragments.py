@@ -225,7 +225,8 @@ def _name_hits(source: bytes, names) -> list[int]:
     return found
 
 
-_IMPORTED = re.compile(rb"^[ \t]*from[ \t]+(?:eventlet|greenlet)[\w.]*[ \t]+import[ \t]+\(?([\w ,\t]*)"
+_IMPORTED = re.compile(rb"^[ \t]*from[ \t]+(?:eventlet|greenlet)[\w.]*[ \t]+import[ \t]+"
+                       rb"\(?([\w ,\t]*)"
                        rb"|^[ \t]*import[ \t]+(?:eventlet|greenlet)[\w.]*[ \t]+as[ \t]+(\w+)", re.M)
 
 

@@ -12,6 +12,7 @@ equivalent in offramp's API.
 from offramp.migrate._registry import EXECUTOR, Ctor, Method, Refusal, Rule, register, rule_for
 
 _MODULES = ("eventlet", "eventlet.greenthread")
+_FUTURE_CANNOT = frozenset({"kill", "link", "unlink", "switch", "throw"})
 _KILL = ("needs design: a thread cannot be killed; make it check an Event, or "
          "Future.cancel() it before it starts")
 
@@ -57,11 +58,10 @@ class Spawn(Rule):
 
     def advise_creation(self, qualname, shapes):
         used = {s[1] for s in shapes if s[0] in ("method", "attr")}
-        if used & {"kill", "link", "unlink", "switch", "throw"}:
+        cannot = used & _FUTURE_CANNOT
+        if cannot:
             return ("needs design: the green thread is "
-                    + "/".join(sorted(f".{m}()" for m in used & {"kill", "link", "unlink",
-                                                                   "switch", "throw"}))
-                    + "ed, which a Future cannot do")
+                    + "/".join(sorted(f".{m}()" for m in cannot)) + "ed, which a Future cannot do")
         if "wait" in used:
             return "offramp.spawn(...), with .result() where it is .wait()ed"
         if any(s[0] == "discard" for s in shapes):
