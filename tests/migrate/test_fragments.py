@@ -20,8 +20,10 @@ CASES = {
     # A self attribute set in __init__ and used by other methods and classes.
     "members": "import eventlet\n\n\n@decorate\nclass Manager(Base):\n"
                "    \"\"\"Doc.\"\"\"\n\n"
-               "    size = 3\n\n    def __init__(self):\n        self._pool = eventlet.GreenPool()\n"
-               + FILLER.replace("\ndef ", "\n    def ").replace("\n    return", "\n        return")
+               "    size = 3\n\n    def __init__(self):\n"
+               "        self._pool = eventlet.GreenPool()\n"
+               + FILLER.replace("\ndef ", "\n    def ")
+               .replace("\n    return", "\n        return")
                + "\n    @property\n    def busy(self):\n        return self._pool.running()\n\n"
                "    def go(self):\n        self._pool.spawn_n(f)\n\n\nclass Other:\n"
                "    def run(self, m):\n        m._pool.waitall()\n",
