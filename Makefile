@@ -177,9 +177,14 @@ soak: $(STAMP)
 # nova, oslo.messaging and glance and check the result; hold oslo.messaging
 # to its own unit tests. Slow and networked (pip download), so not in
 # `make test`. Set OFFRAMP_CORPUS_CACHE to a directory of sdists to reuse it.
-.PHONY: corpus corpus-tests
+.PHONY: corpus corpus-tests bench-scan
 corpus: $(STAMP)
 	$(PY) bench/bench_rewrite.py
+
+# scan and lint next to grep on nova and cinder (docs/migration.md); exits 1
+# when a count differs from grep's or a speed goal is missed.
+bench-scan: $(STAMP)
+	$(PY) bench/bench_scan_corpus.py
 
 corpus-tests: $(STAMP)
 	$(PY) bench/oslo_messaging_own_tests.py --control

@@ -31,43 +31,15 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
+from _sdists import extract, sdist
+
 PROJECTS = [("nova", "31.0.0"), ("oslo.messaging", "16.1.0"), ("glance", "30.0.0")]
 ENV = dict(os.environ, LC_ALL="C.UTF-8")
-
-
-def sdist(name: str, version: str, cache: str) -> str:
-    """The sdist of ``name==version`` in ``cache``, downloaded if missing."""
-    stems = {f"{n}-{version}" for n in (name, name.replace(".", "_"), name.replace("-", "_"),
-                                         name.replace(".", "-"))}
-    for stem in sorted(stems):
-        path = os.path.join(cache, stem + ".tar.gz")
-        if os.path.exists(path):
-            return path
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                    "--no-binary", ":all:", f"{name}=={version}", "-d", cache], check=True)
-    for stem in sorted(stems):
-        path = os.path.join(cache, stem + ".tar.gz")
-        if os.path.exists(path):
-            return path
-    raise SystemExit(f"pip download of {name}=={version} gave no sdist in {cache}")
-
-
-def extract(archive: str, dest: str) -> str:
-    """Unpack a fresh copy; returns the project directory inside ``dest``."""
-    if os.path.exists(dest):
-        shutil.rmtree(dest)
-    os.makedirs(dest)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    (top,) = os.listdir(dest)
-    return os.path.join(dest, top)
 
 
 def timed(cmd, cwd) -> tuple[float, subprocess.CompletedProcess]:

@@ -23,7 +23,7 @@ def run_python():
     (precedence, guards, fork) is proven in a real child process.
     """
 
-    def run(code, env=None, timeout=60, check=None):
+    def run(code, env=None, timeout=180, check=None):
         full_env = dict(os.environ)
         full_env.pop("OFFRAMP_CONCURRENCY", None)
         full_env.update(env or {})

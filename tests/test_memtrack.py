@@ -389,7 +389,7 @@ def test_cli_does_not_track_itself_when_pattern_matches_its_argv(child):
     out = subprocess.run(
         [sys.executable, "-m", "offramp", "memtrack", "--name", marker,
          "--count", "1", "--json"],
-        capture_output=True, text=True, timeout=30, check=True).stdout
+        capture_output=True, text=True, timeout=120, check=True).stdout
     pids = {json.loads(line)["pid"] for line in out.splitlines()[:-1]}
     assert pids == {c.pid}
 
@@ -405,7 +405,7 @@ def test_cli_signal_prints_summary_and_exits_0(child, sig):
         first = json.loads(proc.stdout.readline())
         assert first["pid"] == c.pid
         proc.send_signal(sig)
-        rest, _ = proc.communicate(timeout=10)
+        rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

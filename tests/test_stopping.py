@@ -37,7 +37,7 @@ print("main returned at", repr(time.time()), flush=True)
 """
 
 
-def run_child(code, mode, env=None, timeout=30):
+def run_child(code, mode, env=None, timeout=120):
     """Run ``code`` as a program; return (stdout, stderr, exit code, the
     wall time the process was seen to exit)."""
     full_env = dict(os.environ, OFFRAMP_CONCURRENCY=mode, **(env or {}))

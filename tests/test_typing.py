@@ -70,7 +70,7 @@ def test_pyright_and_mypy_fail_on_a_type_error(tmp_path):
 
 def test_the_typed_example_runs(mode):
     proc = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True,
-                          env=dict(os.environ, OFFRAMP_CONCURRENCY=mode), timeout=60)
+                          env=dict(os.environ, OFFRAMP_CONCURRENCY=mode), timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["down: failed with ConnectionError",
                                         f"typed example ok {mode} True"]

@@ -283,7 +283,7 @@ def worker_pids(log: str) -> list[int]:
 
 def rabbitmqctl(*args) -> str:
     proc = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -33,7 +33,7 @@ def _serve_refused(tmp_path, *args, env=None):
     try:
         start = time.monotonic()
         proc = run_cli("serve", "--transport-url", "fake://", *args,
-                       check=False, timeout=60)
+                       check=False, timeout=180)
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -231,7 +231,7 @@ def test_scan_and_rewrite_survive_fifo_odd_names_and_dirs(tmp_path):
 
     def offramp(*args):
         return subprocess.run([sys.executable, "-m", "offramp", *args],
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=180)
 
     out = offramp("scan", str(root), "--json")
     assert out.returncode == 0, out.stderr

@@ -32,7 +32,7 @@ def _refused(command: str, cells_file: str):
     args = [command, "--cells-file", cells_file]
     if command == "serve":
         args += ["--transport-url", "fake://", "--workers", "1"]
-    proc = run_cli(*args, check=False, timeout=60)
+    proc = run_cli(*args, check=False, timeout=180)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out[-3000:]
     assert "Traceback" not in out, out[-3000:]

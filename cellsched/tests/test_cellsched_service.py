@@ -223,7 +223,7 @@ def test_sighup_reloads_weighers(server_dbs, tmp_path, serve, rabbit_url):
     conf_file = tmp_path / "cellsched.conf"
     conf_file.write_text("[cellsched]\nweighers = ram:1.0\n")
     served = serve(cells_file, extra=["--config-file", str(conf_file)])
-    transport, client = rpc_client(rabbit_url, served.topic, timeout=10)
+    transport, client = rpc_client(rabbit_url, served.topic, timeout=60)
 
     def hosts(n):
         return [client.call({}, "select_destinations",

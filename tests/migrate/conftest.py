@@ -28,6 +28,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.mode_independent)
 
 
+@pytest.fixture(autouse=True)
+def analysis_cache_dir(tmp_path_factory, monkeypatch):
+    """Each test gets its own analysis cache: none reads the user's, or
+    another test's."""
+    path = tmp_path_factory.mktemp("offramp-cache")
+    monkeypatch.setenv("OFFRAMP_CACHE_DIR", str(path))
+    monkeypatch.delenv("OFFRAMP_NO_CACHE", raising=False)
+    return path
+
+
 VCS_EXCLUDES = ["--exclude-dir=.git", "--exclude-dir=.hg", "--exclude-dir=.svn",
                 "--exclude-dir=.bzr", "--exclude-dir=CVS"]
 

@@ -210,3 +210,21 @@ def test_symlinks_are_followed_like_grep(repo, tmp_path):
     from offramp.migrate.scan import scan
 
     assert scan(repo.path, utf8=True).lines == expected  # the checkout agrees too
+
+
+def test_blob_counts_are_kept_between_runs(repo, history, tmp_path, analysis_cache_dir):
+    from offramp.migrate._cache import Cache
+
+    args = dict(every="7d", since="2025-04-01", until="2025-04-22", refs=["feature"], utf8=True)
+    first, counter = trend(repo.path, **args, cache=Cache(str(tmp_path / "c")))
+    assert counter.blob_reads > 0
+    again, counter = trend(repo.path, **args, cache=Cache(str(tmp_path / "c")))
+    assert counter.blob_reads == 0 and again == first
+    # Counted as grep does in the other locale: a table of its own.
+    _, counter = trend(repo.path, **{**args, "utf8": False}, cache=Cache(str(tmp_path / "c")))
+    assert counter.blob_reads > 0
+    # The CLI keeps them in the user's cache unless told not to.
+    assert offramp("trend", repo.path, "--json", "--no-cache").returncode == 0
+    assert os.listdir(analysis_cache_dir) == []
+    assert offramp("trend", repo.path, "--json").returncode == 0
+    assert os.listdir(analysis_cache_dir) != []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from offramp._cli.scan import add_cache_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -14,16 +16,17 @@ def register(subparsers) -> None:
     p.add_argument("--allow", action="append", default=[], metavar="GLOB",
                    help="files allowed to import eventlet (repeatable; relative to PATH "
                         "or to the current directory)")
+    add_cache_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from offramp.migrate.lint import lint
+    from offramp.migrate._cache import Cache
+    from offramp.migrate.lint import lint_paths
 
-    findings = []
     try:
-        for path in args.paths:
-            findings += lint(path, tuple(args.allow))
+        findings = lint_paths(args.paths, tuple(args.allow),
+                              cache=Cache.from_env(not args.no_cache))
     except FileNotFoundError as exc:
         print(f"offramp lint: {exc}", file=sys.stderr)
         return 2

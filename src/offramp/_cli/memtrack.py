@@ -16,13 +16,14 @@ import signal
 import sys
 import threading
 import time
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from offramp._cli import _output
-from offramp.memtrack import ProcessSample, Target, Tracker
+
+if TYPE_CHECKING:  # rich and psutil load when the subcommand runs, not for --help
+    from rich.table import Table
+
+    from offramp.memtrack import ProcessSample, Tracker
 
 MiB = 1024 * 1024
 
@@ -101,6 +102,9 @@ def _table(title: str, columns: list[str], rows: list[list[str]],
     rich would otherwise squeeze every column, numbers included, into an
     ellipsis on a narrow terminal.
     """
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     used = 0
@@ -123,6 +127,8 @@ class _Printer:
         self.out = sys.stdout
         self.console = self.plain = None
         if args.table or not args.json:  # JSON owns stdout when asked for
+            from rich.console import Console
+
             stream = sys.stderr if args.json else sys.stdout
             self.console = Console(file=stream, highlight=False)
             # Piped: plain columns with the whole command line.
@@ -178,6 +184,8 @@ def _interrupt(signum, frame):
 
 
 def run(args) -> int:
+    from offramp.memtrack import Target, Tracker
+
     if not args.pid and args.name is None:
         print("offramp memtrack: error: nothing to track: give --pid N "
               "and/or --name REGEX", file=sys.stderr)

@@ -26,7 +26,16 @@ def register(subparsers) -> None:
                    help="exit 1 when the line count exceeds N (CI gate)")
     p.add_argument("--legacy-grep", action="store_true",
                    help="count one line per matching binary file, like grep < 3.5")
+    add_cache_argument(p)
     p.set_defaults(func=run)
+
+
+def add_cache_argument(p) -> None:
+    """``--no-cache``, shared with ``offramp lint``."""
+    p.add_argument("--no-cache", action="store_true",
+                   help="analyse every file again, and keep nothing (default: reuse each "
+                        "file's analysis, by content, from $OFFRAMP_CACHE_DIR or "
+                        "~/.cache/offramp; OFFRAMP_NO_CACHE=1 turns it off too)")
 
 
 def _non_negative(text: str) -> int:
@@ -43,12 +52,14 @@ def _non_negative(text: str) -> int:
 
 def run(args) -> int:
     from offramp.migrate import scan as scanner
+    from offramp.migrate._cache import Cache
     from offramp.migrate._walk import DEFAULT_EXCLUDES
 
     excludes = () if args.no_default_excludes else DEFAULT_EXCLUDES
     excludes += tuple(args.exclude_dir or ())
     try:
-        result = scanner.scan(args.path, excludes, legacy_binary=args.legacy_grep)
+        result = scanner.scan(args.path, excludes, legacy_binary=args.legacy_grep,
+                              cache=Cache.from_env(not args.no_cache))
     except (FileNotFoundError, NotADirectoryError) as exc:
         print(f"offramp scan: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,10 @@ def register(subparsers) -> None:
     fmt.add_argument("--csv", action="store_true", help="print CSV")
     fmt.add_argument("--mermaid", action="store_true", help="print a Mermaid xychart-beta block")
     p.add_argument("--chart", metavar="FILE.png|svg", help="also draw a bar chart")
+    p.add_argument("--no-cache", action="store_true",
+                   help="count every blob again, and keep nothing (default: reuse blob counts "
+                        "from $OFFRAMP_CACHE_DIR or ~/.cache/offramp; OFFRAMP_NO_CACHE=1 "
+                        "turns it off too)")
     p.set_defaults(func=run)
 
 
@@ -62,6 +66,7 @@ def parse_countdown(text: str | None):
 
 def run(args) -> int:
     from offramp.migrate import _report, trend
+    from offramp.migrate._cache import Cache
     from offramp.migrate._walk import DEFAULT_EXCLUDES
 
     excludes = DEFAULT_EXCLUDES + tuple(args.exclude_dir or ())
@@ -72,7 +77,7 @@ def run(args) -> int:
         with progress_bar(not args.no_progress and sys.stderr.isatty()) as progress:
             points, _ = trend.trend(args.repo, args.branch, args.every, args.since, args.until,
                                     args.at, args.tags, args.in_flight, excludes,
-                                    progress=progress)
+                                    progress=progress, cache=Cache.from_env(not args.no_cache))
     except trend.NoPoints as exc:
         print(f"offramp trend: {exc}", file=sys.stderr)
         return 1

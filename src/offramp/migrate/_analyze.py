@@ -8,20 +8,27 @@ does not parse, :func:`analyze` falls back to text matching.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, file_facts, tree_facts
-from offramp.migrate._registry import Rule, call_rules, rule_for
+from offramp.migrate._plan import Project, SourceFile
+from offramp.migrate._fragments import parse_parts
+from offramp.migrate._registry import (Rule, call_rules, constructor_rule, needles, rule_for,
+                                       text_rules)
+from offramp.migrate._strings import IMPORT_CALLS
 
-__all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "from_facts",
-           "imports_eventlet"]
+__all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "analyze_whole",
+           "from_facts", "imports_eventlet"]
 
 _IMPORT_RE = re.compile(
     rb"^[ \t]*(?:from[ \t]+eventlet\b|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*eventlet\b)",
     re.M)
 _QUALNAME_RE = re.compile(rb"\beventlet(?:\.\w+)*", re.I)
-_STRING_REF_RE = re.compile(r"eventlet(?:\.\w+)+")
+_DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_ROOTS = ("eventlet", "greenlet")
+_LOADERS = IMPORT_CALLS | {"try_import"}
 
 
 @dataclass(frozen=True)
@@ -46,43 +53,176 @@ class Analysis:
 
 
 def analyze(source: bytes, module: str = "") -> Analysis:
-    """Findings and eventlet imports of one Python file's bytes."""
-    facts = file_facts(source, module, objects=False)
+    """Findings and eventlet imports of one Python file's bytes.
+
+    Only the parts of the file that can hold a finding are parsed (see
+    ``_fragments``); the findings are those of the whole file.
+    """
+    if len(source) <= MAX_PARSE_BYTES:
+        parts = parse_parts(source, _needles(),
+                            lambda tree: _with_bound_names(tree_facts(tree, module)))
+        if parts is not None and not parts[0].error:
+            return from_facts(parts[0])
+    return analyze_whole(source, module)
+
+
+def analyze_whole(source: bytes, module: str = "") -> Analysis:
+    """The same, parsing every line: what :func:`analyze` must agree with."""
+    facts = file_facts(source, module)
     if facts.error:
         return _text_fallback(source, facts.error)
     return from_facts(facts)
 
 
+@functools.cache
+def _needles() -> tuple[bytes, ...]:
+    """Every rule's needles; ``eventlet`` and ``greenlet`` stand for any case
+    (a string may say ``Eventlet``)."""
+    return tuple(sorted({n.lower() if n.lower() in (b"eventlet", b"greenlet") else n
+                         for n in needles()}))
+
+
+def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
+    """The facts, and the module globals and attributes that hold eventlet
+    things (``from eventlet import greenthread``, ``sl = eventlet.sleep``,
+    ``self._pool = eventlet.GreenPool()``, and aliases of those): a part of
+    the file that mentions one of them can hold a finding."""
+    names = {imp.local for imp in facts.imports if imp.qualname.split(".")[0] in _ROOTS}
+    for ref in facts.refs:
+        shape = ref.shape
+        if shape[0] == "bind":
+            key = shape[1]
+        elif shape[0] == "call" and shape[1].result[0] == "bind" \
+                and constructor_rule(ref.qualname) is not None:
+            key = shape[1].result[1]
+        else:
+            continue
+        # A name (module global, class attribute) can be used anywhere in
+        # the file; an object's attribute too (self._pool), but an alias
+        # stored in an attribute (m.side_effect = eventlet.sleep) is not
+        # followed by the resolver.
+        if key[0] == "G" or (key[0] == "A" and (shape[0] == "call" or facts.scopes[
+                ref.scope].kind == "class")):
+            names.add(key[1])
+    grown = True
+    while grown:
+        grown = False
+        for occ in facts.occurrences:
+            if occ.shape[0] == "bind" and occ.key[0] in ("G", "A") and occ.key[-1] in names:
+                target = occ.shape[1]
+                if target[0] in ("G", "A") and target[1] not in names:
+                    names.add(target[1])
+                    grown = True
+    return facts, frozenset(names)
+
+
 def analyze_tree(tree) -> Analysis:
     """The same, for a tree someone else parsed (flake8)."""
-    return from_facts(tree_facts(tree, objects=False))
+    return from_facts(tree_facts(tree))
 
 
 def from_facts(facts: FileFacts) -> Analysis:
     out = Analysis()
+    found = out.findings
     crules = call_rules()
     for ref in facts.refs:
         line, col = ref.span[0], ref.span[1] + 1
         rule = rule_for(ref.qualname)
         if rule is not None:
-            out.findings.append(Finding(line, col, rule, ref.qualname))
+            found.append(Finding(line, col, _refine_ref(rule, ref.qualname, ref.shape),
+                                 ref.qualname))
         if ref.shape[0] == "call":
             call = ref.shape[1]
             for crule in crules:
                 if crule.check_call(ref.qualname, call):
-                    out.findings.append(Finding(call.span[0], call.span[1] + 1, crule,
-                                                ref.qualname))
-    for span, text, _scope, _kind in facts.strings:
-        if _STRING_REF_RE.fullmatch(text):
-            out.findings.append(Finding(span[0], span[1] + 1, rule_for(text), text, "string"))
+                    found.append(Finding(call.span[0], call.span[1] + 1,
+                                         _refine_ref(crule, ref.qualname, ref.shape),
+                                         ref.qualname))
+    found += _texts(facts.texts)
+    _objects(facts, found)
     seen = set()
+    greenlet = rule_for("greenlet")
     for imp in facts.imports:
-        if imp.module.split(".")[0] == "eventlet" and imp.stmt_span not in seen:
+        root = imp.module.split(".")[0]
+        if root == "eventlet" and imp.stmt_span not in seen:
             seen.add(imp.stmt_span)
             out.imports.append((imp.stmt_span[0], imp.stmt_span[1] + 1))
-    out.findings.sort(key=lambda f: (f.line, f.col))
+        elif root == "greenlet" and not imp.is_from:
+            # The import itself: greenlet is imported for its own sake.
+            found.append(Finding(imp.stmt_span[0], imp.stmt_span[1] + 1, greenlet, imp.module))
+    found.sort(key=lambda f: (f.line, f.col))
     out.imports.sort()
     return out
+
+
+def _refine_ref(rule: Rule, qualname: str, shape) -> Rule:
+    advice = rule.advise_ref(qualname, shape)
+    return rule.refined(*advice) if advice else rule
+
+
+def _texts(texts) -> list[Finding]:
+    """Strings naming eventlet: mock targets, settings, environment names."""
+    out = []
+    trules = text_rules()
+    for span, text, context in texts:
+        line, col = span[0], span[1] + 1
+        parts = text.split(".")
+        # 'eventlet.sleep', or a mock target through a module's own import
+        # of eventlet: 'glance.common.wsgi.eventlet.listen'.
+        if len(parts) > 1 and _DOTTED_RE.fullmatch(text):
+            at = next((i for i, p in enumerate(parts) if p in _ROOTS), None)
+            if at is not None:
+                qualname = ".".join(parts[at:])
+                rule = rule_for(qualname)
+                if rule is not None:
+                    out.append(Finding(line, col, _refine_ref(rule, qualname, ("string",)), text,
+                                       "string"))
+                    continue
+        if context[0] == "argument" and context[1].rsplit(".", 1)[-1] in _LOADERS \
+                and parts[0] in _ROOTS:
+            # __import__('eventlet'), importutils.try_import('eventlet.green.os').
+            rule = rule_for(text)
+            out.append(Finding(line, col, rule.refined(
+                message="{name} is imported by name; " + rule.message.format(name="it")),
+                text, "string"))
+            continue
+        for rule in trules:
+            advice = rule.check_text(text, context)
+            if advice:
+                out.append(Finding(line, col, rule.refined(advice), text, "string"))
+                break
+    return out
+
+
+def _objects(facts: FileFacts, found: list) -> None:
+    """The uses of eventlet-made objects (``pool.spawn_n``, ``e.send(42)``),
+    followed through the file's places by the same pass ``rewrite`` uses;
+    and the creations' suggestions, which depend on those uses."""
+    if not facts.occurrences:
+        return
+    project = Project([SourceFile("", facts.module, facts)])
+    groups, _stores, uses, _binds = project.object_groups()
+    creation_at = {(f.line, f.col, f.name): i for i, f in enumerate(found)}
+    for items, keys in groups:
+        all_uses = project.object_uses(items, keys, uses)
+        shapes = [u[2] for u in all_uses]
+        rule = items[0][2]
+        for _file, ref, _rule, _key in items:
+            advice = rule.advise_creation(ref.qualname, shapes)
+            i = creation_at.get((ref.span[0], ref.span[1] + 1, ref.qualname))
+            if advice and i is not None:
+                f = found[i]
+                found[i] = Finding(f.line, f.col, f.rule.refined(advice), f.name, f.how)
+        name = items[0][1].qualname
+        for _file, span, shape, _scope, _import_time in all_uses:
+            advice = rule.advise_use(shape)
+            if advice is None:
+                continue
+            use_rule, suggestion = advice
+            where = shape[2].func_span if shape[0] == "method" else span
+            found.append(Finding(where[0], where[1] + 1,
+                                 use_rule.refined(suggestion, "{name}: " + suggestion),
+                                 f"{name}().{shape[1]}", "object"))
 
 
 def _text_fallback(source: bytes, error: str) -> Analysis:

@@ -26,7 +26,10 @@ What is recorded, besides imports:
   shape.  The tree-wide pass (``_plan``) follows eventlet-made objects
   through these, across files;
 * ``strings`` and ``patches``: dotted strings given to calls
-  (``mock.patch('a.b.c')``) and ``patch.object(obj, 'name')`` targets.
+  (``mock.patch('a.b.c')``) and ``patch.object(obj, 'name')`` targets;
+* ``texts``: string constants that mention eventlet or greenlet in code
+  (not docstrings), with where they sit: ``executor='eventlet'``,
+  ``environ['eventlet.posthooks']``, ``'EVENTLET_NO_GREENDNS'``.
 
 A shape is a small tuple: ``("call", CallInfo)``, ``("method", name,
 CallInfo)``, ``("attr", name)``, ``("discard",)``, ``("bind", targets)``,
@@ -48,6 +51,7 @@ MAX_PARSE_BYTES = 8 * 1024 * 1024
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _PATCH_OBJECT = frozenset({"object", "setattr", "MockPatchObject", "patch_object"})
 _MODULE_LOADERS = frozenset({"importlib.import_module"})
+_GREEN_TEXT = re.compile("eventlet|greenlet", re.I).search
 _STDLIB = frozenset(sys.stdlib_module_names)
 
 Span = tuple  # (line, col, end_line, end_col); col in UTF-8 bytes, 0-based
@@ -120,6 +124,9 @@ class FileFacts(NamedTuple):
     top_block_end: int  # last line of the leading import block (0 if none)
     first_stmt_line: int  # line where the first non-docstring statement starts
     future_end: int  # last line of the docstring and ``from __future__`` imports
+    # (span, text, context): context is ("keyword", name), ("key",),
+    # ("argument", callee), ("compare",), ("value",) or ("other",).
+    texts: tuple = ()
 
 
 _OTHER = ("other",)
@@ -163,6 +170,7 @@ class _Walker:
         self.chains: list = []  # (outermost node, head Name node, parts, scope, deferred, ann)
         self.names: list = []  # (Name node, scope, deferred, ann) loads/stores/dels
         self.calls: list = []  # (Call node, scope) with string or patch-like arguments
+        self.texts: list = []  # (Constant node, scope) mentioning eventlet or greenlet
         self.all_names: set[str] = set()
         # Parents by node id: no reference cycles, so a file's tree is freed
         # as soon as its facts are made (cycles made the GC walk every tree).
@@ -491,7 +499,8 @@ class _Walker:
         self.children(node, scope, deferred, ann)
 
     def v_Constant(self, node, scope, deferred, ann):
-        pass
+        if type(node.value) is str and _GREEN_TEXT(node.value):
+            self.texts.append((node, scope))
 
     def v_JoinedStr(self, node, scope, deferred, ann):
         self.children(node, scope, deferred, ann)
@@ -623,6 +632,9 @@ class _Resolver:
     def shape(self, node, scope: int) -> tuple:
         p = self.w.parents.get(id(node))
         tp = type(p)
+        if (tp is ast.ExceptHandler and p.type is node) or (
+                tp is ast.Tuple and type(self.w.parents.get(id(p))) is ast.ExceptHandler):
+            return ("escape", "caught")
         if tp in (ast.Tuple, ast.List, ast.Subscript, ast.BinOp) \
                 and self._in_type_expression(node, scope):
             return ("annotation",)
@@ -794,6 +806,36 @@ class _Resolver:
                 self.occurrences.append(Occurrence(("A", part.attr), _span(part), shape, scope,
                                                    import_time))
 
+    def texts(self):
+        """Where each string mentioning eventlet or greenlet sits."""
+        out = []
+        parents = self.w.parents
+        for node, scope in self.w.texts:
+            p = parents.get(id(node))
+            tp = type(p)
+            if tp is ast.Expr or tp is ast.JoinedStr:
+                continue  # docstrings, bare strings, f-string parts: prose
+            if tp is ast.keyword:
+                context = ("keyword", p.arg)
+            elif tp is ast.Subscript and p.slice is node:
+                context = ("key",)
+            elif tp is ast.Call and node in p.args:
+                func = p.func
+                context = ("argument", self.value_qualname(func, scope, 0) or (
+                    func.attr if type(func) is ast.Attribute else getattr(func, "id", "")))
+            elif tp is ast.Compare:
+                context = ("compare",)
+            elif tp is ast.Dict and node in p.values:
+                key = p.keys[p.values.index(node)]
+                context = ("keyword", key.value) if type(key) is ast.Constant \
+                    and type(key.value) is str else ("value",)
+            elif tp in (ast.Assign, ast.AnnAssign, ast.Return):
+                context = ("value",)
+            else:
+                context = ("other",)
+            out.append((_span(node), node.value, context))
+        return tuple(out)
+
     def strings_and_patches(self):
         strings, patches = [], []
         for call, scope in self.w.calls:
@@ -906,4 +948,5 @@ def tree_facts(tree: ast.Module, module: str = "", is_package: bool = False,
         resolver.import_uses, strings, patches,
         tuple(Scope(s.kind, s.parent, s.name, s.span) for s in walker.scopes),
         tuple(frozenset(s.bindings) for s in walker.scopes),
-        exports, frozenset(walker.all_names), block_end, first_stmt, future_end)
+        exports, frozenset(walker.all_names), block_end, first_stmt, future_end,
+        resolver.texts())

@@ -274,6 +274,23 @@ class Project:
 
     # -- objects -------------------------------------------------------------
     def _objects(self, consumed) -> list:
+        groups, stores, uses, bind_targets = self.object_groups()
+        out = []
+        for items, keys in groups:
+            for file, ref, _, _ in items:
+                consumed.add((file, ref.span))
+            out.append(self._plan_object(items, keys, stores, uses, bind_targets))
+        return out
+
+    def object_groups(self):
+        """Every eventlet-made object and where it goes, for rewrite and scan.
+
+        Returns ``(groups, stores, uses, bind_targets)``: ``groups`` is a list
+        of ``(creations, places)``, a creation being ``(file, ref, rule,
+        bound place or None)``; ``stores``/``uses`` map a place to its
+        ``(file, occurrence)`` pairs; ``bind_targets`` are the ``(file,
+        span)`` of stores that bind a creation or an alias.
+        """
         uf = _UnionFind()
         creations = []  # (file, ref, rule, bound tree key or None)
         stores = defaultdict(list)  # tree key -> [(file, occurrence)]
@@ -314,12 +331,21 @@ class Project:
             root = uf.find(key)
             if root in groups:
                 members[root].add(key)
+        return ([(items, members.get(root, set())) for root, items in groups.items()],
+                stores, uses, bind_targets)
+
+    def object_uses(self, items, keys, uses) -> list:
+        """``(file, span, shape, scope, import_time)`` of every use of one
+        object: its places' uses, and the results of creations not bound."""
         out = []
-        for root, items in groups.items():
-            for file, ref, _, _ in items:
-                consumed.add((file, ref.span))
-            keys = members.get(root, set())
-            out.append(self._plan_object(items, keys, stores, uses, bind_targets))
+        for key in keys:
+            for f, occ in uses[key]:
+                if occ.shape[0] == "bind" and self.tree_key(f, occ.shape[1]) in keys:
+                    continue  # an alias inside the object
+                out.append((f, occ.span, occ.shape, occ.scope, occ.import_time))
+        for f, ref, _, key in items:
+            if key is None:
+                out.append((f, ref.span, ref.shape[1].result, ref.scope, ref.import_time))
         return out
 
     def _at(self, file: int, line: int) -> str:
@@ -354,16 +380,7 @@ class Project:
                     continue
                 return refuse(f"{_show(key)} is also assigned another value "
                               f"({self._at(f, occ.span[0])})")
-        # Every use of every place, plus the creation results that are not bound.
-        all_uses = []
-        for key in keys:
-            for f, occ in uses[key]:
-                if occ.shape[0] == "bind" and self.tree_key(f, occ.shape[1]) in keys:
-                    continue  # an alias inside the object
-                all_uses.append((f, occ.span, occ.shape, occ.scope, occ.import_time))
-        for f, ref, _, key in items:
-            if key is None:
-                all_uses.append((f, ref.span, ref.shape[1].result, ref.scope, ref.import_time))
+        all_uses = self.object_uses(items, keys, uses)
         shapes = [u[2] for u in all_uses]
         edits, imports, offramp_calls = [], [], []
         for f, ref, _, _ in items:

@@ -15,6 +15,12 @@ prefixes, or :meth:`Rule.check_call` for plain calls such as
   that blocks them.
 
 Fixes are plain data (:class:`Edit`), applied later with libcst.
+
+What ``scan`` says about one use can be more precise than the rule's
+general suggestion (``spawn(...).wait()`` needs ``.result()``,
+``send(42)`` needs a Future): :meth:`Rule.advise_use`,
+:meth:`Rule.advise_creation` and :meth:`Rule.check_text` return the
+fitting text, and :meth:`Rule.refined` makes the rule as it applies there.
 """
 
 from __future__ import annotations
@@ -107,6 +113,55 @@ class Rule:
     blocked: ClassVar[dict[str, str]] = {}
     # The object must be read (an unread one would lose an exception).
     must_be_read: ClassVar[str] = ""
+
+    # -- what scan says about uses -------------------------------------------
+    # Method or attribute of the object -> the suggestion for that use.  A
+    # use not listed carries over unchanged and is not reported.
+    use_advice: ClassVar[dict[str, str]] = {}
+
+    def advise_use(self, shape):
+        """``(rule, suggestion)`` for one use of this rule's object, or None.
+
+        ``shape`` is the use's shape (``("method", name, call)``, or
+        ``("attr", name)`` for a bound method passed on)."""
+        if shape[0] in ("method", "attr"):
+            advice = self.use_advice.get(shape[1])
+            if advice:
+                return self, advice
+        return None
+
+    def advise_creation(self, qualname: str, shapes) -> str | None:
+        """A suggestion for one creation, given every use of the object."""
+        return None
+
+    def advise_ref(self, qualname: str, shape) -> tuple | None:
+        """``(suggestion, message)`` for one reference, when the rule's
+        general texts do not fit it (either may be None)."""
+        return None
+
+    def check_text(self, text: str, context: tuple) -> str | None:
+        """The suggestion when a string constant (its ``context`` as in
+        ``FileFacts.texts``) is this rule's, else None."""
+        return None
+
+    def refined(self, suggestion: str | None = None, message: str | None = None) -> "Rule":
+        """This rule as it applies to one use: the same kind and code, its own texts."""
+        if suggestion is None and message is None:
+            return self
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        if suggestion is not None:
+            copy.suggestion = suggestion
+        if message is not None:
+            copy.message = message
+        return copy
+
+    # Rules are plain data: a refined or unpickled copy equals its kin.
+    def __eq__(self, other):
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.__dict__.items()))))
 
     def check_call(self, qualname: str, call) -> bool:
         """Whether a call to ``qualname`` (its ``CallInfo``: literal arguments,
@@ -228,6 +283,11 @@ def tracked_names() -> tuple[frozenset, frozenset]:
     roots = frozenset(n.split(".")[0] for r in rules() for n in r.names)
     exact = frozenset(n for r in rules() for n in r.call_names) | {"offramp.bootstrap"}
     return roots, exact
+
+
+def text_rules() -> list[Rule]:
+    """Rules that recognise string constants (settings, environment names)."""
+    return [r for r in rules() if type(r).check_text is not Rule.check_text]
 
 
 def needles() -> tuple[bytes, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +24,6 @@ TEST_DIRS = frozenset({"tests", "test", "functional_tests", "unit_tests"})
 class Entry:
     rel: str  # posix path relative to the walked root
     path: str  # path as reached (through symlinks)
-    size: int
 
 
 def is_test_path(rel: str) -> bool:
@@ -45,31 +45,65 @@ def walk(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES,
     errors = errors if errors is not None else []
     st = os.stat(root)
     if not stat.S_ISDIR(st.st_mode):
-        yield Entry(os.path.basename(root), root, st.st_size)
+        yield Entry(os.path.basename(root), root)
         return
     yield from _walk_dir(root, "", {(st.st_dev, st.st_ino)}, excludes, errors)
 
 
 def _walk_dir(path, rel, ancestors, excludes, errors):
+    # scandir knows each entry's type from the directory itself, so only
+    # symlinks and directories (for loop detection) cost a stat call.
     try:
-        names = sorted(os.listdir(path))
+        with os.scandir(path) as it:
+            children = sorted(it, key=lambda e: e.name)
     except OSError as exc:
         errors.append(f"{path}: {exc.strerror}")
         return
-    for name in names:
-        child, child_rel = os.path.join(path, name), f"{rel}{name}"
+    for child in children:
         try:
-            st = os.stat(child)
+            st = None
+            if child.is_symlink():
+                st = os.stat(child.path)  # followed, as grep -R does
+                is_dir, is_file = stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode)
+            else:
+                is_dir = child.is_dir(follow_symlinks=False)
+                is_file = not is_dir and child.is_file(follow_symlinks=False)
+            if is_dir:
+                if excluded(child.name, excludes):
+                    continue
+                st = st or os.stat(child.path)
         except OSError as exc:  # dangling symlink, permission, ELOOP
-            errors.append(f"{child}: {exc.strerror}")
+            errors.append(f"{child.path}: {exc.strerror}")
             continue
-        if stat.S_ISDIR(st.st_mode):
+        if is_dir:
             key = (st.st_dev, st.st_ino)
-            if excluded(name, excludes):
-                continue
             if key in ancestors:
-                errors.append(f"{child}: recursive directory loop, skipped")
+                errors.append(f"{child.path}: recursive directory loop, skipped")
                 continue
-            yield from _walk_dir(child, child_rel + "/", ancestors | {key}, excludes, errors)
-        elif stat.S_ISREG(st.st_mode):
-            yield Entry(child_rel, child, st.st_size)
+            yield from _walk_dir(child.path, f"{rel}{child.name}/", ancestors | {key}, excludes,
+                                 errors)
+        elif is_file:
+            yield Entry(rel + child.name, child.path)
+
+
+def read(path: str, limit: int = sys.maxsize) -> bytes | None:
+    """The whole file, or None when it holds more than ``limit`` bytes.
+
+    Straight system calls, no file object: most files are read once, whole,
+    and Python's buffered layer would cost more than the read itself.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            return None
+        data = os.read(fd, size + 1)  # short only at the end of a regular file
+        if len(data) <= size:
+            return data
+        parts = [data]  # it grew while we read
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        data = b"".join(parts)
+        return None if len(data) > limit else data
+    finally:
+        os.close(fd)

@@ -15,8 +15,11 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from offramp.migrate import _grep
-from offramp.migrate._analyze import analyze, imports_eventlet
+from offramp.migrate import _grep, _walk
+from offramp.migrate._analyze import imports_eventlet
+from offramp.migrate._batch import analyze_files
+from offramp.migrate._cache import Cache
+from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
 from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
 
@@ -59,26 +62,32 @@ class ScanResult:
         }
 
 
-def _read_count(path: str, size: int, utf8: bool, legacy: bool) -> tuple[int, bytes | None]:
-    with open(path, "rb") as fh:
-        if size > STREAM_BYTES:
-            chunks = iter(lambda: fh.read(_grep.BUFSIZE), b"")
-            return _grep.count_chunks(chunks, utf8, legacy), None
-        data = fh.read()
-    return _grep.count_bytes(data, utf8, legacy), data
+def _read_count(path: str, utf8: bool, legacy: bool) -> tuple[int, bytes | None]:
+    data = _walk.read(path, STREAM_BYTES)
+    if data is not None:
+        return _grep.count_bytes(data, utf8, legacy), data
+    with open(path, "rb") as fh:  # too big to hold: counted as it streams by
+        chunks = iter(lambda: fh.read(_grep.BUFSIZE), b"")
+        return _grep.count_chunks(chunks, utf8, legacy), None
 
 
 def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | None = None,
-         legacy_binary: bool = False) -> ScanResult:
-    """Scan ``root`` (a directory or one file)."""
+         legacy_binary: bool = False, cache: Cache | None = None,
+         jobs: int | None = None) -> ScanResult:
+    """Scan ``root`` (a directory or one file).
+
+    ``cache`` keeps each file's analysis by content between runs; ``jobs``
+    caps the worker processes (default: one per available CPU).
+    """
     if not os.path.exists(root):
         raise FileNotFoundError(f"no such file or directory: {root}")
     utf8 = _grep.utf8_locale() if utf8 is None else utf8
     result = ScanResult()
-    wanted = needles()
+    wanted = Prefilter(needles())
+    picked = []  # (rel, data, where its warning goes in result.warnings)
     for entry in walk(root, excludes, result.warnings):
         try:
-            count, data = _read_count(entry.path, entry.size, utf8, legacy_binary)
+            count, data = _read_count(entry.path, utf8, legacy_binary)
         except OSError as exc:
             result.warnings.append(f"{entry.rel}: {exc.strerror}")
             continue
@@ -88,17 +97,21 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         if data is None:
             result.warnings.append(f"{entry.rel}: larger than {STREAM_BYTES} bytes, counted only")
             continue
-        if not any(n in data for n in wanted):
-            continue
-        analysis = analyze(data)
+        if wanted.wants(data):
+            picked.append((entry.rel, data, len(result.warnings)))
+    analyses = analyze_files([(data, "") for _, data, _ in picked], cache, jobs)
+    fallbacks = []
+    for (rel, data, mark), analysis in zip(picked, analyses):
         if analysis.error:
-            result.warnings.append(f"{entry.rel}: {analysis.error}; fell back to text matching")
+            fallbacks.append((mark, f"{rel}: {analysis.error}; fell back to text matching"))
         if imports_eventlet(data):
-            (result.test if is_test_path(entry.rel) else result.production).append(entry.rel)
+            (result.test if is_test_path(rel) else result.production).append(rel)
         result.usages.extend(
-            Usage(entry.rel, f.line, f.col, f.rule.kind, f.name, f.rule.suggestion,
+            Usage(rel, f.line, f.col, f.rule.kind, f.name, f.rule.suggestion,
                   f.rule.category, f.how)
             for f in analysis.findings)
+    for mark, warning in reversed(fallbacks):  # in walk order, as if told on the way
+        result.warnings.insert(mark, warning)
     return result
 
 

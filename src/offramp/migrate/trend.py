@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from offramp.migrate import _grep
 from offramp.migrate._analyze import imports_eventlet
+from offramp.migrate._cache import Cache
 from offramp.migrate._git import Git, GitError
 from offramp.migrate._walk import DEFAULT_EXCLUDES, excluded, is_test_path
 
@@ -73,11 +74,16 @@ class TreeCounter:
     """grep-compatible counts of git trees, memoised by object id."""
 
     def __init__(self, git: Git, excludes=DEFAULT_EXCLUDES, utf8: bool | None = None,
-                 legacy_binary: bool = False) -> None:
+                 legacy_binary: bool = False, cache: Cache | None = None) -> None:
         self.git, self.excludes = git, tuple(excludes)
         self.utf8 = _grep.utf8_locale() if utf8 is None else utf8
         self.legacy = legacy_binary
-        self.blobs: dict[tuple[str, bool], tuple[int, bool]] = {}
+        # Blob counts depend on the blob and on how grep is modelled, not on
+        # the commit: kept between runs when a cache is given.
+        self.cache, self._mode = cache, f"utf8={int(self.utf8)}-legacy={int(self.legacy)}"
+        self.blobs: dict[tuple[str, bool], tuple[int, bool]] = \
+            cache.load_counts(self._mode) if cache is not None else {}
+        self._loaded = len(self.blobs)
         self.trees: dict[tuple[str, str], Count] = {}
         self.commits: dict[str, Count] = {}  # by root tree, symlinks followed
         self.link_targets: dict[str, str] = {}
@@ -90,6 +96,12 @@ class TreeCounter:
             self.blob_reads += 1
             lines = _grep.count_bytes(data, self.utf8, self.legacy)
             self.blobs[(sha, is_py)] = (lines, bool(is_py and lines and imports_eventlet(data)))
+
+    def save(self) -> None:
+        """Keep the blob counts for the next run, if any are new."""
+        if self.cache is not None and len(self.blobs) > self._loaded:
+            self.cache.save_counts(self._mode, self.blobs)
+            self._loaded = len(self.blobs)
 
     def tree(self, sha: str, prefix: str = "") -> Count:
         key = (sha, prefix)
@@ -333,8 +345,10 @@ def in_flight(git: Git, counter: TreeCounter, point_sha: str, point_date: dt.dat
 def trend(repo: str, branch: str = "HEAD", every: str | None = None, since: str | None = None,
           until: str | None = None, at: str | None = None, tags: str | None = None,
           refs: list[str] | None = None, excludes=DEFAULT_EXCLUDES, utf8: bool | None = None,
-          progress=None) -> tuple[list[Point], TreeCounter]:
-    """Compute the points; ``progress(done, total)`` is called per point."""
+          progress=None, cache: Cache | None = None) -> tuple[list[Point], TreeCounter]:
+    """Compute the points; ``progress(done, total)`` is called per point.
+
+    ``cache`` keeps blob counts between runs."""
     step = parse_every(every) if every else None
     since_d = parse_date(since, "--since") if since else None
     until_d = parse_date(until, "--until") if until else None
@@ -359,7 +373,7 @@ def trend(repo: str, branch: str = "HEAD", every: str | None = None, since: str 
         if not wanted:
             raise _no_points(history, dates, tags)
         ref_tips = resolve_refs(git, refs or [])
-        counter = TreeCounter(git, excludes, utf8)
+        counter = TreeCounter(git, excludes, utf8, cache=cache)
         points = []
         for index, (label, when, named, sha) in enumerate(wanted):
             count = counter.commit(sha)
@@ -368,6 +382,7 @@ def trend(repo: str, branch: str = "HEAD", every: str | None = None, since: str 
                                 len(count.test), sum(flights.values()), flights, named))
             if progress:
                 progress(index + 1, len(wanted))
+        counter.save()
         return points, counter
     finally:
         git.close()

@@ -7,6 +7,8 @@ in any file of the run, sends or reads a value.
 
 from offramp.migrate._registry import STDLIB, Ctor, Method, Rule, register
 
+_FUTURE = "concurrent.futures.Future"
+
 
 @register
 class Event(Rule):
@@ -26,6 +28,27 @@ class Event(Rule):
         "ready": Method("is_set"),
     }
     harmless = frozenset({"is"})
+    use_advice = {
+        "send_exception": f"{_FUTURE}.set_exception()",
+        "reset": "a new object per round (threading.Event.clear() lets waiters miss a round)",
+        "has_exception": f"{_FUTURE}.exception() is not None, once done()",
+        "has_result": f"{_FUTURE}.done() and not .exception()",
+        "poll": f"{_FUTURE}.result(timeout=0)",
+        "ready": "threading.Event.is_set() (or Future.done())",
+    }
+
+    def advise_use(self, shape):
+        if shape[0] == "method" and shape[1] in ("send", "wait"):
+            call = shape[2]
+            if shape[1] == "send":
+                if call.nargs or call.keywords:
+                    return self, f"{_FUTURE}.set_result(value): send() carries a value"
+                return self, "threading.Event.set()"
+            if call.result[0] not in ("discard",):
+                return self, f"{_FUTURE}.result(): the value wait() returns is used"
+            return None
+        return super().advise_use(shape)
+
     blocked = {
         "send_exception": ".send_exception() has no threading.Event equivalent",
         "reset": ".reset() is only allowed after send(); threading.Event.clear() differs",

@@ -37,6 +37,19 @@ class GreenPool(Rule):
         "size": "the pool's size has no shared-executor equivalent",
     }
 
+    use_advice = {
+        "spawn": "executor.submit(...), reading the Future (.result())",
+        "spawn_n": "executor.submit(...), logging the Future's exception (eventlet printed it)",
+        "imap": "executor.map(...), which submits everything at once (chunk it to bound it)",
+        "starmap": "executor.map(fn, *zip(*args)), which submits everything at once",
+        "waitall": "concurrent.futures.wait() on the Futures submitted",
+        "resize": "needs design: shared executors are sized by configuration",
+        "running": "needs design: a shared executor runs others' work too",
+        "free": "needs design: a shared executor runs others' work too",
+        "waiting": "needs design: a shared executor queues others' work too",
+        "size": "needs design: shared executors are sized by configuration",
+    }
+
     def ctor_edit(self, qualname, call, uses):
         if call.nargs or call.keywords:
             return ("the pool size would be lost: offramp executors are shared and sized by "

@@ -12,4 +12,10 @@ class Wsgi(Rule):
     message = "{name} is a green WSGI server"
     lint = False
     names = ("eventlet.wsgi", "eventlet.listen", "eventlet.serve", "eventlet.StopServe",
-             "eventlet.websocket")
+             "eventlet.websocket", "eventlet.posthooks", "eventlet.input")
+
+    def advise_ref(self, qualname, shape):
+        if qualname == "eventlet.posthooks":
+            return ("needs design: WSGI middleware, or the response iterable's close()",
+                    "{name}: hooks that only eventlet.wsgi runs after a response")
+        return None
