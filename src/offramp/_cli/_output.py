@@ -86,3 +86,30 @@ def silence_closed_stdout() -> int:
     except (OSError, ValueError, AttributeError):  # an in-memory stdout has no descriptor
         pass
     return CLOSED_PIPE_STATUS
+
+
+class progress:
+    """A transient rich progress bar on stderr, only when stderr is a
+    terminal: ``with progress("counting") as update:`` gives ``update(done,
+    total)``, or None when there is nothing to draw on."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.label, self.enabled, self.bar, self.task = label, enabled, None, None
+
+    def __enter__(self):
+        if not (self.enabled and is_terminal(sys.stderr)):
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()

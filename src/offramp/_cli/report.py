@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from offramp._cli.trend import add_history_arguments, parse_countdown, progress_bar
+from offramp._cli import _output
+from offramp._cli.trend import add_history_arguments, parse_countdown
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,7 @@ def run(args) -> int:
             raise ValueError(f"REPO {args.repo!r} is not a directory")
         if not args.output.endswith(".md"):
             raise ValueError(f"invalid --output {args.output!r}: the file name must end in .md")
-        with progress_bar(not args.no_progress and sys.stderr.isatty()) as progress:
+        with _output.progress("counting", not args.no_progress) as progress:
             status = post.gather(args.repo, args.name, args.branch, args.every, args.since,
                                  args.until, args.at, args.tags, args.in_flight,
                                  parse_countdown(args.countdown), args.module, args.title,

@@ -44,7 +44,7 @@ def run(args) -> int:
     from offramp.migrate.services import ProjectError, services
 
     try:
-        with _progress() as progress:
+        with _output.progress("closures") as progress:
             report = services(args.path, args.module, args.keyed_maps, progress=progress)
     except (ProjectError, ValueError, OSError) as exc:
         print(f"offramp services: {exc}", file=sys.stderr)
@@ -155,26 +155,3 @@ def _probe_chain(result) -> str:
     from offramp.migrate._probe import chain_text as text
 
     return text(result.chain) + f" -> {result.refused}"
-
-
-class _progress:
-    """A progress bar on stderr when it is a terminal."""
-
-    def __enter__(self):
-        self.bar = None
-        if not _output.is_terminal(sys.stderr):
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("closures", total=None)
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar:
-            self.bar.stop()

@@ -74,7 +74,7 @@ def run(args) -> int:
         if not os.path.isdir(args.repo):
             raise ValueError(f"REPO {args.repo!r} is not a directory")
         countdown = parse_countdown(args.countdown)
-        with progress_bar(not args.no_progress and sys.stderr.isatty()) as progress:
+        with _output.progress("counting", not args.no_progress) as progress:
             points, _ = trend.trend(args.repo, args.branch, args.every, args.since, args.until,
                                     args.at, args.tags, args.in_flight, excludes,
                                     progress=progress, cache=Cache.from_env(not args.no_cache))
@@ -103,31 +103,6 @@ def run(args) -> int:
             print(f"offramp trend: {exc}", file=sys.stderr)
             return 2
     return 0
-
-
-class progress_bar:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar, self.task = enabled, None, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("counting", total=None)
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar:
-            self.bar.stop()
 
 
 def _table(points) -> None:
