@@ -24,7 +24,10 @@ What is recorded, besides imports:
   object (a local or module-global assigned in the file, any attribute,
   a global of another module reached through an import), again with its
   shape.  The tree-wide pass (``_plan``) follows eventlet-made objects
-  through these, across files;
+  through these, across files; also the element places of containers
+  (``("E", container, "seq" | "map")``, ``("T", place, position)``):
+  what ``append``/``setdefault``/``C[k] =`` put in and ``for``,
+  ``items()``, ``get()``, ``C[k]`` read back;
 * ``strings`` and ``patches``: dotted strings given to calls
   (``mock.patch('a.b.c')``) and ``patch.object(obj, 'name')`` targets;
 * ``texts``: string constants that mention eventlet or greenlet in code

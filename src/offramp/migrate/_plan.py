@@ -9,8 +9,11 @@ Objects (a Semaphore, an Event, a spawn result...) are followed through
 the places they are bound to: a local, a module global (also when another
 module reads ``utils.POOL``), an attribute (by name, in every file: a
 ``w.stop.send()`` anywhere is a use of every ``.stop``), and the aliases
-between them (``p = self._pool``).  Places joined by an alias form one
-object, rewritten all at once or not at all.
+between them (``p = self._pool``), and into containers (``lst.append(e)``
+... ``for e in lst``; the elements of aliased containers are joined too).
+Places joined by an alias form one object, rewritten all at once or not
+at all; an object held in a container is never rewritten (the container
+may be passed where its uses cannot be seen), only reported by scan.
 
 Besides each rule's own conditions, a fix is refused when:
 
