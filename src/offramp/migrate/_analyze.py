@@ -104,6 +104,7 @@ def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
         if key[0] == "G" or (key[0] == "A" and (shape[0] == "call" or facts.scopes[
                 ref.scope].kind == "class")):
             names.add(key[1])
+    names |= _containers_of_eventlet(facts)
     grown = True
     while grown:
         grown = False
@@ -114,6 +115,34 @@ def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
                     names.add(target[1])
                     grown = True
     return facts, frozenset(names)
+
+
+def _container_of(key):
+    while key[0] in ("E", "T"):
+        key = key[1]
+    return key
+
+
+def _containers_of_eventlet(facts: FileFacts) -> set:
+    """Globals and attributes that hold eventlet objects in a container
+    (``self._events`` in ``self._events.setdefault(k, {}).setdefault(k2,
+    Event())``): a part reading them can read such an object."""
+    holders = set()
+    for ref in facts.refs:
+        if ref.shape[0] == "call" and constructor_rule(ref.qualname) is not None:
+            result = ref.shape[1].result
+            if result[0] == "bind" and result[1][0] in ("E", "T"):
+                holders.add(_container_of(result[1]))
+    grown = bool(holders)
+    while grown:  # x = C.setdefault(k, {}); x.append(obj): C holds them too
+        grown = False
+        for occ in facts.occurrences:
+            if occ.key[0] in ("E", "T") and occ.shape[0] == "bind" and occ.shape[1] in holders:
+                base = _container_of(occ.key)
+                if base not in holders:
+                    holders.add(base)
+                    grown = True
+    return {key[-1] for key in holders if key[0] in ("G", "A")}
 
 
 def analyze_tree(tree) -> Analysis:

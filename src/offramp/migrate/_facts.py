@@ -24,7 +24,10 @@ What is recorded, besides imports:
   object (a local or module-global assigned in the file, any attribute,
   a global of another module reached through an import), again with its
   shape.  The tree-wide pass (``_plan``) follows eventlet-made objects
-  through these, across files;
+  through these, across files; also the element places of containers
+  (``("E", container, "seq" | "map")``, ``("T", place, position)``):
+  what ``append``/``setdefault``/``C[k] =`` put in and ``for``,
+  ``items()``, ``get()``, ``C[k]`` read back;
 * ``strings`` and ``patches``: dotted strings given to calls
   (``mock.patch('a.b.c')``) and ``patch.object(obj, 'name')`` targets;
 * ``texts``: string constants that mention eventlet or greenlet in code
@@ -130,6 +133,24 @@ class FileFacts(NamedTuple):
 
 
 _OTHER = ("other",)
+# Container methods that put their argument in: name -> (argument index,
+# number of arguments, element kind).
+_INSERTS = {"append": (0, 1, "seq"), "add": (0, 1, "seq"), "insert": (1, 2, "seq"),
+            "setdefault": (1, 2, "map")}
+# How deep element places nest: a dict of dicts of tuples is 3.
+MAX_NESTING = 3
+
+
+def key_nesting(key) -> int:
+    n = 0
+    while key[0] in ("E", "T"):
+        key = key[1]
+        n += 1
+    return n
+
+# A ``for`` or comprehension target: its value is unknown here, but it is a
+# place an object may be read into from a container (``for gt in threads``).
+_ITER = ("iter",)
 
 
 class _ScopeState:
@@ -317,7 +338,7 @@ class _Walker:
         inner = self.new_scope("comprehension", scope, "<comp>", node)
         for i, gen in enumerate(gens):
             self.parents[id(gen)] = node
-            self._bind_other(gen.target, inner)
+            self._bind_target(gen.target, inner, _ITER)
             if i:
                 self.sub(gen.iter, gen, inner, deferred)
             self.sub(gen.target, gen, inner, deferred)
@@ -392,7 +413,7 @@ class _Walker:
             self.bind(scope, target.id, value)
         elif t in (ast.Tuple, ast.List):
             for elt in target.elts:
-                self._bind_target(elt, scope, _OTHER)
+                self._bind_target(elt, scope, _ITER if value is _ITER else _OTHER)
         elif t is ast.Starred:
             self._bind_target(target.value, scope, _OTHER)
 
@@ -434,7 +455,7 @@ class _Walker:
         self._bind_target(target, scope, _OTHER)
 
     def v_For(self, node, scope, deferred, ann):
-        self._bind_other(node.target, scope)
+        self._bind_target(node.target, scope, _ITER)
         self.children(node, scope, deferred)
 
     v_AsyncFor = v_For
@@ -541,6 +562,9 @@ class _Resolver:
                     unknown = True
                 else:
                     quals.add(q)
+            elif kind == "iter":
+                candidate = True
+                unknown = True
             elif kind == "param" and b[1] is not None:
                 q = self.value_qualname(b[1], self.w.scopes[bscope].parent, depth) if depth < 8 else None
                 if q is None:
@@ -606,7 +630,118 @@ class _Resolver:
             if chain_q is not None:
                 return ("Q", f"{chain_q}.{target.attr}"), _span(target)
             return ("A", target.attr), _span(target)
+        if t is ast.Subscript:  # C[k] = x
+            return self.container_element(target.value, scope, "map"), _span(target)
         return None, _span(target)
+
+    # -- containers ------------------------------------------------------------
+    # An object put into a container is bound to the container's element
+    # place: ("E", container key, "seq") for what ``append``/``add``/
+    # ``insert`` put in and ``for x in C`` reads, ("E", key, "map") for
+    # mapping values (``C[k] = x``, ``setdefault``; read by ``C[k]``,
+    # ``get``, ``pop``, ``values()``, ``items()``); ("T", key, i) is
+    # position i of a tuple held at ``key``.  Nesting is bounded.
+
+    def place_of(self, node, scope: int, depth: int = 0):
+        """The place key an expression names (``lst``, ``self._events``,
+        ``self._events[k]``), or None."""
+        t = type(node)
+        if t is ast.Name:
+            bscope, bindings = self.w.lookup(scope, node.id)
+            return self._place_key(node.id, bscope) if bindings else None
+        if t is ast.Attribute:
+            q = self.value_qualname(node.value, scope, 0)
+            return ("Q", f"{q}.{node.attr}") if q is not None else ("A", node.attr)
+        if t is ast.Subscript and type(node.ctx) is ast.Load:
+            return self.container_element(node.value, scope, "map", depth + 1)
+        return None
+
+    def container_element(self, container, scope: int, kind: str, depth: int = 0):
+        if depth > MAX_NESTING:
+            return None
+        base = self.place_of(container, scope, depth)
+        return ("E", base, kind) if base is not None and key_nesting(base) < MAX_NESTING else None
+
+    def _inserted_into(self, node, call, scope):
+        """``C.append(x)``, ``C.add(x)``, ``C.insert(i, x)``, ``C.setdefault(k, x)``."""
+        func = call.func
+        if type(func) is not ast.Attribute:
+            return None
+        how = _INSERTS.get(func.attr)
+        if how is None or len(call.args) != how[1] or call.keywords \
+                or call.args[how[0]] is not node:
+            return None
+        return self.container_element(func.value, scope, how[2])
+
+    def _literal_slot(self, node, literal, tp, scope):
+        """Where ``x`` goes in ``(k, x)``, ``[x]`` or ``{k: x}`` whose value is
+        itself bound to a place (``C.append((k, x))``, ``v = [x]``)."""
+        if getattr(literal, "ctx", None) is not None and type(literal.ctx) is not ast.Load:
+            return None
+        if tp is ast.Tuple:
+            outer = self.shape(literal, scope)
+            if outer[0] != "bind" or outer[1] is None or key_nesting(outer[1]) >= MAX_NESTING:
+                return None
+            index = next(i for i, e in enumerate(literal.elts) if e is node)
+            if any(type(e) is ast.Starred for e in literal.elts[:index + 1]):
+                return None
+            return ("T", outer[1], index)
+        if tp is ast.List or (tp is ast.Dict and any(v is node for v in literal.values)):
+            outer = self.shape(literal, scope)
+            if outer[0] != "bind" or outer[1] is None or key_nesting(outer[1]) >= MAX_NESTING:
+                return None
+            return ("E", outer[1], "seq" if tp is ast.List else "map")
+        return None
+
+    def element_reads(self, node, key, scope: int, import_time: bool):
+        """Occurrences of ``key``'s elements read where ``node`` (the
+        container) is used: ``for a, b in C``, ``C.items()``, ``C[k]``..."""
+        if key_nesting(key) >= MAX_NESTING:
+            return
+        parents = self.w.parents
+        p = parents.get(id(node))
+        tp = type(p)
+        if tp in (ast.For, ast.AsyncFor, ast.comprehension) and p.iter is node:
+            self._flow(("E", key, "seq"), p.target, scope, import_time)
+        elif tp is ast.Subscript and p.value is node and type(p.ctx) is ast.Load:
+            self._element_use(("E", key, "map"), p, scope, import_time)
+        elif tp is ast.Attribute and p.value is node:
+            call = parents.get(id(p))
+            if type(call) is not ast.Call or call.func is not p or call.keywords:
+                return
+            method, nargs = p.attr, len(call.args)
+            if method in ("get", "pop", "setdefault") and 1 <= nargs <= 2:
+                self._element_use(("E", key, "map"), call, scope, import_time)
+            elif method == "pop" and not nargs:
+                self._element_use(("E", key, "seq"), call, scope, import_time)
+            elif method in ("items", "values") and not nargs:
+                loop = parents.get(id(call))
+                if type(loop) not in (ast.For, ast.AsyncFor, ast.comprehension) \
+                        or loop.iter is not call:
+                    return
+                target = loop.target
+                if method == "items":
+                    if type(target) not in (ast.Tuple, ast.List) or len(target.elts) != 2:
+                        return
+                    target = target.elts[1]
+                self._flow(("E", key, "map"), target, scope, import_time)
+
+    def _element_use(self, key, node, scope, import_time):
+        self.occurrences.append(Occurrence(key, _span(node), self.shape(node, scope), scope,
+                                           import_time))
+
+    def _flow(self, key, target, scope, import_time):
+        """A container's element read into a loop target (a name, or a tuple of them)."""
+        t = type(target)
+        if t is ast.Name:
+            place = self.store_key(target.id, target._s)
+            self.occurrences.append(Occurrence(key, _span(target), ("bind", place, _span(target)),
+                                               scope, import_time))
+        elif t in (ast.Tuple, ast.List) and key_nesting(key) < MAX_NESTING:
+            for i, elt in enumerate(target.elts):
+                if type(elt) is ast.Starred:
+                    return
+                self._flow(("T", key, i), elt, scope, import_time)
 
     def store_key(self, name: str, scope: int):
         sid = self.w.store_scope(scope, name)
@@ -648,6 +783,9 @@ class _Resolver:
         if tp is ast.Call:
             if p.func is node:
                 return ("call", self.call_info(p, scope))
+            key = self._inserted_into(node, p, scope)
+            if key is not None:
+                return ("bind", key, _span(p.func.value))
             return ("escape", "argument")
         if tp is ast.Expr:
             return ("discard",)
@@ -682,6 +820,9 @@ class _Resolver:
             return ("escape", "yielded")
         if tp in (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp,
                   ast.DictComp, ast.GeneratorExp):
+            key = self._literal_slot(node, p, tp, scope)
+            if key is not None:
+                return ("bind", key, _span(node))
             return ("escape", "stored in a container")
         if tp is ast.Subscript:
             return ("escape", "subscripted")
@@ -787,10 +928,13 @@ class _Resolver:
                     if shape[0] != "call":
                         self.occurrences.append(Occurrence(("Q", q), _span(n), shape, scope,
                                                            import_time))
+                        self.element_reads(n, ("Q", q), scope, import_time)
             if candidate:
-                self.occurrences.append(Occurrence(self._place_key(head.id, bscope), _span(head),
+                key = self._place_key(head.id, bscope)
+                self.occurrences.append(Occurrence(key, _span(head),
                                                    self._shape_of(head, scope, ann), scope,
                                                    import_time))
+                self.element_reads(head, key, scope, import_time)
             return
         # An object and its attributes: self._pool.spawn_n, w.stop.send.
         if not self.objects:
@@ -798,13 +942,15 @@ class _Resolver:
         if candidate:
             shape = self._shape_of(head, scope, ann)
             if shape[0] != "call":
-                self.occurrences.append(Occurrence(self._place_key(head.id, bscope), _span(head),
-                                                   shape, scope, import_time))
+                key = self._place_key(head.id, bscope)
+                self.occurrences.append(Occurrence(key, _span(head), shape, scope, import_time))
+                self.element_reads(head, key, scope, import_time)
         for part in parts:
             shape = self._shape_of(part, scope, ann)
             if shape[0] != "call":
                 self.occurrences.append(Occurrence(("A", part.attr), _span(part), shape, scope,
                                                    import_time))
+                self.element_reads(part, ("A", part.attr), scope, import_time)
 
     def texts(self):
         """Where each string mentioning eventlet or greenlet sits."""

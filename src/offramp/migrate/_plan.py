@@ -9,8 +9,11 @@ Objects (a Semaphore, an Event, a spawn result...) are followed through
 the places they are bound to: a local, a module global (also when another
 module reads ``utils.POOL``), an attribute (by name, in every file: a
 ``w.stop.send()`` anywhere is a use of every ``.stop``), and the aliases
-between them (``p = self._pool``).  Places joined by an alias form one
-object, rewritten all at once or not at all.
+between them (``p = self._pool``), and into containers (``lst.append(e)``
+... ``for e in lst``; the elements of aliased containers are joined too).
+Places joined by an alias form one object, rewritten all at once or not
+at all; an object held in a container is never rewritten (the container
+may be passed where its uses cannot be seen), only reported by scan.
 
 Besides each rule's own conditions, a fix is refused when:
 
@@ -31,6 +34,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from offramp.migrate._facts import MAX_NESTING, key_nesting
 from offramp.migrate._registry import (Edit, Fix, Refusal, call_rules, constructor_rule,
                                        rule_for)
 
@@ -111,6 +115,9 @@ class Project:
             return ("G", module if module in self.modules else f"#{file}", key[1])
         if kind == "A":
             return key
+        if kind in ("E", "T"):  # a container's element, a tuple's position
+            inner = self.tree_key(file, key[1])
+            return (kind, inner, key[2]) if inner is not None else None
         return self.qual_key(key[1])
 
     def qual_key(self, qualname: str):
@@ -317,11 +324,14 @@ class Project:
                     stores[key].append((i, occ))
                     continue
                 uses[key].append((i, occ))
+                if key[0] in ("E", "T"):
+                    uf.find(key)  # so that aliases of its container reach it
                 if occ.shape[0] == "bind":
                     target = self.tree_key(i, occ.shape[1])
                     if target is not None:
                         uf.union(key, target)
                         bind_targets.add((i, occ.shape[2]))
+        _join_elements(uf)
         groups = defaultdict(list)  # root -> creations
         for item in creations:
             key = item[3]
@@ -360,6 +370,12 @@ class Project:
 
         if len({id(r) for _, _, r, _ in items}) > 1:
             return refuse("the same place holds objects of different kinds")
+        held = next((k for k in sorted(keys, key=repr) if k[0] in ("E", "T")), None)
+        if held is not None:
+            # Scan follows it; a container can be passed on, so its
+            # elements' uses are not proven complete for a rewrite.
+            return refuse(f"it is stored in a container ({_show(held)}): its uses cannot "
+                          "all be seen")
         for qual in {ref.qualname for _, ref, _, _ in items}:
             if qual in self.class_values:
                 f, line, why = self.class_values[qual]
@@ -507,8 +523,31 @@ class Project:
         return stores > 0 or imports == 0
 
 
+def _join_elements(uf: _UnionFind) -> None:
+    """Aliased containers hold the same elements: once ``a`` and ``b`` are
+    one place, so are ``a``'s and ``b``'s elements (and, in turn, what is
+    read out of them).  Repeated until stable; it ends because only keys
+    already present, and one canonical key per element place, take part;
+    a canonical key nested deeper than the facts allow is left out."""
+    changed = True
+    while changed:
+        changed = False
+        for key in list(uf.parent):
+            if key[0] in ("E", "T"):
+                canon = (key[0], uf.find(key[1]), key[2])
+                if key_nesting(canon) > MAX_NESTING:
+                    continue  # a container holding itself (x = x[k]) nests no further
+                if uf.find(canon) != uf.find(key):
+                    uf.union(key, canon)
+                    changed = True
+
+
 def _show(key) -> str:
     kind = key[0]
+    if kind == "E":
+        return f"{_show(key[1])}[...]"
+    if kind == "T":
+        return f"{_show(key[1])}[{key[2]}]"
     if kind == "A":
         return f".{key[1]}"
     if kind == "G":
