@@ -266,7 +266,8 @@ def parse_parts(source: bytes, needles: tuple, facts_of):
     trusted, or a fragment that does not parse).
     """
     units = _units(source)
-    if len(units) < 3:
+    # A module that is one big class still splits: its members count.
+    if sum(1 + len(unit.members) for unit in units) < 3:
         return None
     needle_hits = _needle_hits(source, source.lower(), needles)
     names = frozenset(_imported_names(source, needle_hits))
