@@ -159,6 +159,7 @@ def test_no_cache_flag_and_environment(tree, analysis_cache_dir, monkeypatch):
 WORKERS = """
 import os, sys
 from offramp.migrate import _batch
+from offramp.migrate._analyze import analyze
 from offramp.migrate._cache import Cache
 from offramp.migrate._registry import rule_for
 
