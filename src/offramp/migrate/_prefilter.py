@@ -26,7 +26,7 @@ class Prefilter:
         # (lowered gate, its case variants): only for a needle that has some.
         self.folded = [(low, tuple(same)) for low, same in variants.items() if len(same) > 1]
         folded = {n for _, same in self.folded for n in same}
-        self.groups = _group(tuple(n for n in needles if n not in folded))
+        self.groups = gates(tuple(n for n in needles if n not in folded))
 
     def wants(self, data: bytes, lowered: bytes | None = None) -> bool:
         """Whether ``data`` holds any needle (``lowered``: ``data.lower()``,
@@ -42,7 +42,7 @@ class Prefilter:
         return False
 
 
-def _group(needles: tuple[bytes, ...]) -> list[tuple[bytes, tuple[bytes, ...]]]:
+def gates(needles: tuple[bytes, ...]) -> list[tuple[bytes, tuple[bytes, ...]]]:
     """``(gate, needles containing it)``, greedily: the substring shared by
     the most needles first, the longest among equals."""
     groups = []
