@@ -2,11 +2,12 @@
 
 The rules' needles (``_registry.needles``) say which byte strings a file
 must hold to be parsed.  Most files hold none, and each needle is one pass
-over the file; needles sharing a substring (``'Event'``, ``"Event"``,
-``threading.Event``) are first looked for through that one substring, so
-a file holding none of the gates costs a pass per gate, not per needle.
-Needles that differ only in case (``eventlet``, ``EVENTLET``) share one
-gate in the lowered file, which ``scan`` has made anyway to count lines.
+over the file, so needles are looked for through *gates*: a substring of
+the lowered needles that several share (``event`` stands for ``'Event'``,
+``threading.Event`` and ``eventlet`` in any case), looked for in the
+lowered file, which ``scan`` makes anyway to count lines.  A file holding
+no gate costs a pass per gate; the needles themselves are looked for only
+in the few files that hold one.
 """
 
 from __future__ import annotations
@@ -19,26 +20,22 @@ MIN_GATE = 5
 
 class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
-        needles = tuple(dict.fromkeys(needles))
-        variants: dict[bytes, list[bytes]] = {}
-        for needle in needles:
-            variants.setdefault(needle.lower(), []).append(needle)
-        # (lowered gate, its case variants): only for a needle that has some.
-        self.folded = [(low, tuple(same)) for low, same in variants.items() if len(same) > 1]
-        folded = {n for _, same in self.folded for n in same}
-        self.groups = gates(tuple(n for n in needles if n not in folded))
+        written: dict[bytes, list[bytes]] = {}  # lowered needle -> needles as written
+        for needle in dict.fromkeys(needles):
+            written.setdefault(needle.lower(), []).append(needle)
+        # (gate, ((lowered needle, its needles as written), ...)), all lowered.
+        self.groups = [(gate, tuple((low, tuple(written[low])) for low in members))
+                       for gate, members in gates(tuple(written))]
 
     def wants(self, data: bytes, lowered: bytes | None = None) -> bool:
         """Whether ``data`` holds any needle (``lowered``: ``data.lower()``,
         when the caller has it already)."""
-        if self.folded:
-            lowered = data.lower() if lowered is None else lowered
-            for gate, members in self.folded:
-                if gate in lowered and any(n in data for n in members):
-                    return True
+        lowered = data.lower() if lowered is None else lowered
         for gate, members in self.groups:
-            if gate in data and (len(members) == 1 or any(n in data for n in members)):
-                return True
+            if gate in lowered:
+                for low, as_written in members:
+                    if low in lowered and any(n in data for n in as_written):
+                        return True
         return False
 
 
