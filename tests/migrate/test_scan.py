@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -178,3 +180,41 @@ def test_cli_excludes_and_legacy_grep(tmp_path):
     assert lines("--no-default-excludes") == real_grep(str(root), excludes=()) == base + 2
     # grep < 3.5 printed one stdout line per matching binary file: bin.dat, late.bin.
     assert lines("--legacy-grep") == base + 2
+
+
+SURVEY_IN_WORKERS = """
+import sys
+from offramp.migrate import _survey, lint, scan as scan_module
+
+root = sys.argv[1]
+forks = []
+fork_map = _survey.fork_map
+_survey.fork_map = lambda *args: forks.append(1) or fork_map(*args)
+scan_module.STREAM_BYTES = 3000  # one file is streamed, with its warning in place
+alone = scan_module.scan(root, utf8=True, jobs=1).as_dict()
+linted = lint.lint(root, jobs=1)
+assert forks == []
+_survey.PARALLEL_FILES = 0
+assert scan_module.scan(root, utf8=True, jobs=2).as_dict() == alone
+assert lint.lint(root, jobs=2) == linted
+assert len(forks) == 2, forks
+assert any("counted only" in w for w in alone["warnings"]), alone["warnings"]
+print("ok")
+"""
+
+
+def test_files_read_in_worker_processes_give_the_same_scan_and_lint(tmp_path):
+    root = build_tree(tmp_path)
+    (root / "pkg" / "z_big.py").write_text("import eventlet\n" * 400)
+    # In a process of its own: a test runner's threads rule out forking.
+    out = subprocess.run([sys.executable, "-c", SURVEY_IN_WORKERS, str(root)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
+
+
+def test_the_cli_parses_one_subcommand_or_all(tmp_path):
+    assert offramp("scan", str(tmp_path), "--json").returncode == 0
+    typo = offramp("scna", str(tmp_path))
+    assert typo.returncode == 2 and "'scan'" in typo.stderr and "'trend'" in typo.stderr
+    listed = offramp("--help").stdout
+    assert all(name in listed for name in ("lint", "rewrite", "scan", "services", "trend"))

@@ -2,7 +2,9 @@
 
 Each subcommand is one module in this package that defines
 ``register(subparsers)``; the parser is built by walking the package, so a
-new subcommand is a new file and nothing else.
+new subcommand is a new file and nothing else.  A command line that
+names its subcommand first builds only that one's parser: ``scan`` and
+``lint`` start without importing the other subcommands.
 """
 
 from __future__ import annotations
@@ -15,16 +17,21 @@ import sys
 from offramp._cli import _output
 
 
-def build_parser() -> argparse.ArgumentParser:
+def subcommands() -> list[str]:
+    """The subcommands' names: this package's public modules."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__)
+                  if not info.name.startswith("_"))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``only`` that one."""
     parser = argparse.ArgumentParser(
         prog="offramp",
         description="Get Python services off Eventlet.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for name in [only] if only else subcommands():
+        module = importlib.import_module(f"{__name__}.{name}")
         module.register(subparsers)
     return parser
 
@@ -32,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; a reader closing stdout ends it quietly."""
     try:
-        parser = build_parser()
+        words = sys.argv[1:] if argv is None else argv
+        parser = build_parser(words[0] if words and words[0] in subcommands() else None)
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the record
         if not getattr(args, "func", None):

@@ -8,25 +8,15 @@ change what it returns.
 
 from __future__ import annotations
 
-import os
-import pickle
-import sys
-import threading
 from collections.abc import Sequence
 
 from offramp.migrate._analyze import Analysis, analyze
 from offramp.migrate._cache import Cache, blob_id, dumps, loads
+from offramp.migrate._forked import available_cpus, can_fork, fork_map
 
 # Source bytes to analyse below which one process beats forking another
 # (a fork costs milliseconds; parsing runs at a few MB/s).
 PARALLEL_BYTES = 64 * 1024
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def analyze_files(sources: Sequence[tuple[bytes, str]], cache: Cache | None = None,
@@ -49,7 +39,7 @@ def analyze_files(sources: Sequence[tuple[bytes, str]], cache: Cache | None = No
                 continue
         todo.append(i)
     workers = min(jobs or available_cpus(), len(todo))
-    if workers > 1 and sum(len(sources[i][0]) for i in todo) >= PARALLEL_BYTES and _can_fork():
+    if workers > 1 and sum(len(sources[i][0]) for i in todo) >= PARALLEL_BYTES and can_fork():
         payloads = _in_workers([sources[i] for i in todo], workers)
         for i, payload in zip(todo, payloads):
             out[i] = loads(payload)
@@ -71,16 +61,6 @@ def _analyze_job(data: bytes, module: str) -> bytes:
     return dumps(analyze(data, module))
 
 
-def _can_fork() -> bool:
-    """Only a single-threaded process forks safely (a lock another thread
-    holds would stay held in the child), and not under eventlet's monkey
-    patching, whose green threads and sockets do not survive a fork."""
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched("thread"):
-        return False
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
 def _shares(sizes: Sequence[int], workers: int) -> list[list[int]]:
     """Indices split so each share holds about as many bytes (parse time
     follows size): largest first, each to the lightest share so far."""
@@ -94,44 +74,6 @@ def _shares(sizes: Sequence[int], workers: int) -> list[list[int]]:
 
 
 def _in_workers(items: list[tuple[bytes, str]], workers: int) -> list[bytes]:
-    """Forked children analyse all shares but the first, which this process
-    analyses meanwhile; each child sends its payloads back through a pipe.
-
-    A plain fork rather than a process pool: the children already hold the
-    sources and the loaded rules, so nothing is imported or sent to them,
-    and starting one costs a few milliseconds instead of a pool's tens.  A
-    child that fails has its share analysed here.
-    """
-    shares = _shares([len(data) for data, _ in items], workers)
-    children = []  # (pid, read end, share)
-    for share in shares[1:]:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as out:
-                    pickle.dump([_analyze_job(*items[i]) for i in share], out,
-                                pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, share))
-    out: list[bytes] = [b""] * len(items)
-    for i in shares[0]:
-        out[i] = _analyze_job(*items[i])
-    for pid, read_end, share in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            received = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            payloads = pickle.loads(received) if status == 0 else None
-        except Exception:  # a child cut short: its share is done here instead
-            payloads = None
-        if payloads is None or len(payloads) != len(share):
-            payloads = [_analyze_job(*items[i]) for i in share]
-        for i, payload in zip(share, payloads):
-            out[i] = payload
-    return out
+    """Each share analysed in its own process (see ``_forked``)."""
+    return fork_map(lambda item: _analyze_job(*item), items,
+                    _shares([len(data) for data, _ in items], workers))

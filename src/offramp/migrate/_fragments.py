@@ -25,17 +25,23 @@ in a part it left out.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from bisect import bisect_left
 
+from offramp.migrate._prefilter import gates
+
 # What starts a unit: a def, a class or a decorator, at the unit's indentation.
 _HEADS = (b"@", b"def ", b"def\t", b"async def ", b"class ", b"class\t")
+_HEAD_PREFIXES = (b"@", b"def", b"async def", b"class")
+_HEAD_ENDS = (b" ", b"\t")
+_ANY_CASE = (b"eventlet", b"greenlet")
 _MEMBER_INDENT = re.compile(rb"\n( +)(?:@|def[ \t]|async[ \t]+def[ \t]|class[ \t])")
 # Rebinding a module a call rule looks at (``time = FakeTime()``) changes
 # what its calls mean, though the line names nothing eventlet.
-_REBOUND = tuple(w + op for w in (b"time", b"mock", b"unittest", b"threading")
-                 for op in (b" =", b"=", b":"))
+_REBOUND = (b"time", b"mock", b"unittest", b"threading")
+_BINDS = (b" =", b"=", b":")  # after the name: an assignment or an annotation
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MAX_ROUNDS = 6
 
@@ -66,8 +72,10 @@ def _starts(source: bytes, indent: bytes, lo: int, hi: int) -> list[int]:
     """Starts of the lines in ``[lo, hi)`` that begin, at ``indent``, a def, a
     class or a decorator; decorators and what they decorate are one start."""
     found = []
-    for head in _HEADS:
-        found += [i + 1 for i in _find_all(source, b"\n" + indent + head, max(lo - 1, 0), hi)]
+    for head in _HEAD_PREFIXES:  # a pass each: "def" stands for "def " and "def\t"
+        at = len(indent) + 1 + len(head)
+        found += [i + 1 for i in _find_all(source, b"\n" + indent + head, max(lo - 1, 0), hi)
+                  if head == b"@" or source[i + at:i + at + 1] in _HEAD_ENDS]
     if lo == 0 and not indent and source.startswith(_HEADS):
         found.append(0)
     found.sort()
@@ -201,16 +209,36 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
     a module a call rule looks at being rebound."""
     found = []
     for needle in needles:
-        if needle in (b"eventlet", b"greenlet"):
+        if needle in _ANY_CASE:
             found += _find_all(lowered, needle)
-        else:
-            found += _find_all(source, needle)
-    for needle in _REBOUND:
-        for i in _find_all(source, needle):
+    for gate, members in _gates(needles):
+        at = _find_all(source, gate)
+        if len(members) == 1 and members[0][0] == gate:
+            found += at
+            continue
+        # Needles sharing the gate (``'Event'``, ``threading.Event``): one
+        # pass finds the gate, each occurrence is checked for each needle.
+        found += [i - k for i in at for needle, k in members
+                  if i >= k and source.startswith(needle, i - k)]
+    for name in _REBOUND:
+        after = len(name)
+        for i in _find_all(source, name):
+            op = next((op for op in _BINDS if source.startswith(op, i + after)), None)
+            if op is None or source[i + after + len(op):i + after + len(op) + 1] == b"=":
+                continue  # not bound here, or "=="
             line = source.rfind(b"\n", 0, i) + 1
-            if not source[line:i].strip() and source[i + len(needle):i + len(needle) + 1] != b"=":
+            if not source[line:i].strip():
                 found.append(i)
     return found
+
+
+@functools.cache
+def _gates(needles: tuple) -> tuple:
+    """``(gate, ((needle, offset of the gate in it), ...))`` for the needles
+    matched as written, grouped as the prefilter groups them."""
+    exact = tuple(n for n in needles if n not in _ANY_CASE)
+    return tuple((gate, tuple((n, n.index(gate)) for n in members))
+                 for gate, members in gates(exact))
 
 
 def _name_hits(source: bytes, names) -> list[int]:
@@ -266,7 +294,8 @@ def parse_parts(source: bytes, needles: tuple, facts_of):
     trusted, or a fragment that does not parse).
     """
     units = _units(source)
-    if len(units) < 3:
+    # A module that is one big class still splits: its members count.
+    if sum(1 + len(unit.members) for unit in units) < 3:
         return None
     needle_hits = _needle_hits(source, source.lower(), needles)
     names = frozenset(_imported_names(source, needle_hits))

@@ -79,8 +79,11 @@ def iter_bytes(data: bytes) -> Iterator[bytes]:
         yield data[start:start + BUFSIZE]
 
 
-def count_bytes(data: bytes, utf8: bool, legacy_binary: bool = False) -> int:
-    """Lines grep would print for a whole file held in memory."""
-    if NEEDLE not in data.lower():  # the common case, in one C-speed pass
+def count_bytes(data: bytes, utf8: bool, legacy_binary: bool = False,
+                lowered: bytes | None = None) -> int:
+    """Lines grep would print for a whole file held in memory
+    (``lowered``: ``data.lower()``, when the caller has it already)."""
+    lowered = data.lower() if lowered is None else lowered
+    if NEEDLE not in lowered:  # the common case, in one C-speed pass
         return 0
     return count_chunks(iter_bytes(data), utf8, legacy_binary)

@@ -2,9 +2,12 @@
 
 The rules' needles (``_registry.needles``) say which byte strings a file
 must hold to be parsed.  Most files hold none, and each needle is one pass
-over the file; needles sharing a substring (``'Event'``, ``"Event"``,
-``threading.Event``) are first looked for through that one substring, so
-a file holding none of the gates costs a pass per gate, not per needle.
+over the file, so needles are looked for through *gates*: a substring of
+the lowered needles that several share (``event`` stands for ``'Event'``,
+``threading.Event`` and ``eventlet`` in any case), looked for in the
+lowered file, which ``scan`` makes anyway to count lines.  A file holding
+no gate costs a pass per gate; the needles themselves are looked for only
+in the few files that hold one.
 """
 
 from __future__ import annotations
@@ -17,17 +20,26 @@ MIN_GATE = 5
 
 class Prefilter:
     def __init__(self, needles: Iterable[bytes]) -> None:
-        self.groups = _group(tuple(dict.fromkeys(needles)))
+        written: dict[bytes, list[bytes]] = {}  # lowered needle -> needles as written
+        for needle in dict.fromkeys(needles):
+            written.setdefault(needle.lower(), []).append(needle)
+        # (gate, ((lowered needle, its needles as written), ...)), all lowered.
+        self.groups = [(gate, tuple((low, tuple(written[low])) for low in members))
+                       for gate, members in gates(tuple(written))]
 
-    def wants(self, data: bytes) -> bool:
-        """Whether ``data`` holds any needle."""
+    def wants(self, data: bytes, lowered: bytes | None = None) -> bool:
+        """Whether ``data`` holds any needle (``lowered``: ``data.lower()``,
+        when the caller has it already)."""
+        lowered = data.lower() if lowered is None else lowered
         for gate, members in self.groups:
-            if gate in data and (len(members) == 1 or any(n in data for n in members)):
-                return True
+            if gate in lowered:
+                for low, as_written in members:
+                    if low in lowered and any(n in data for n in as_written):
+                        return True
         return False
 
 
-def _group(needles: tuple[bytes, ...]) -> list[tuple[bytes, tuple[bytes, ...]]]:
+def gates(needles: tuple[bytes, ...]) -> list[tuple[bytes, tuple[bytes, ...]]]:
     """``(gate, needles containing it)``, greedily: the substring shared by
     the most needles first, the longest among equals."""
     groups = []

@@ -19,6 +19,7 @@ from offramp.migrate._batch import analyze_files
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
+from offramp.migrate._survey import Seen, survey
 from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
 
 IMPORT_CODE = "OFR301"
@@ -72,19 +73,24 @@ def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAU
         if not os.path.exists(root):
             raise FileNotFoundError(f"no such file or directory: {root}")
     wanted = Prefilter(needles())
-    picked = []  # (index of root, shown path, allowed, data)
+    entries = []  # (index of root, entry, whether the root is a file)
     for index, root in enumerate(roots):
         single = not os.path.isdir(root)
-        for entry in walk(root, excludes):
-            if not (entry.rel.endswith(".py") or single):
-                continue
-            data = _walk.read(entry.path)
-            if not wanted.wants(data):
-                continue
-            shown = entry.path if single else os.path.join(root, entry.rel)
-            # Globs may be written relative to PATH or to the current directory.
-            ok = allowed(entry.rel, allow) or allowed(shown, allow)
-            picked.append((index, shown, ok, data))
+        entries += [(index, entry, single) for entry in walk(root, excludes)
+                    if entry.rel.endswith(".py") or single]
+
+    def look(item) -> Seen:
+        data = _walk.read(item[1].path)
+        return Seen(0, data if wanted.wants(data) else None)
+
+    picked = []  # (index of root, shown path, allowed, data)
+    for (index, entry, single), seen in zip(entries, survey(entries, look, jobs)):
+        if seen.data is None:
+            continue
+        shown = entry.path if single else os.path.join(roots[index], entry.rel)
+        # Globs may be written relative to PATH or to the current directory.
+        ok = allowed(entry.rel, allow) or allowed(shown, allow)
+        picked.append((index, shown, ok, seen.data))
     analyses = analyze_files([(data, "") for *_, data in picked], cache, jobs)
     by_root: list[list[LintFinding]] = [[] for _ in roots]
     for (index, shown, ok, _), analysis in zip(picked, analyses):

@@ -15,12 +15,13 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from offramp.migrate import _grep, _walk
+from offramp.migrate import _grep
 from offramp.migrate._analyze import imports_eventlet
 from offramp.migrate._batch import analyze_files
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
+from offramp.migrate._survey import counting, survey
 from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
 
 # Files above this are streamed for the count and never held in memory.
@@ -62,15 +63,6 @@ class ScanResult:
         }
 
 
-def _read_count(path: str, utf8: bool, legacy: bool) -> tuple[int, bytes | None]:
-    data = _walk.read(path, STREAM_BYTES)
-    if data is not None:
-        return _grep.count_bytes(data, utf8, legacy), data
-    with open(path, "rb") as fh:  # too big to hold: counted as it streams by
-        chunks = iter(lambda: fh.read(_grep.BUFSIZE), b"")
-        return _grep.count_chunks(chunks, utf8, legacy), None
-
-
 def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | None = None,
          legacy_binary: bool = False, cache: Cache | None = None,
          jobs: int | None = None) -> ScanResult:
@@ -83,22 +75,25 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         raise FileNotFoundError(f"no such file or directory: {root}")
     utf8 = _grep.utf8_locale() if utf8 is None else utf8
     result = ScanResult()
-    wanted = Prefilter(needles())
+    walk_errors: list[str] = []
+    entries, marks = [], []  # marks: walk errors told before each entry
+    for entry in walk(root, excludes, walk_errors):
+        entries.append(entry)
+        marks.append(len(walk_errors))
+    look = counting(utf8, legacy_binary, Prefilter(needles()), STREAM_BYTES)
     picked = []  # (rel, data, where its warning goes in result.warnings)
-    for entry in walk(root, excludes, result.warnings):
-        try:
-            count, data = _read_count(entry.path, utf8, legacy_binary)
-        except OSError as exc:
-            result.warnings.append(f"{entry.rel}: {exc.strerror}")
-            continue
-        result.lines += count
-        if not entry.rel.endswith(".py"):
-            continue
-        if data is None:
+    told = 0
+    for entry, mark, seen in zip(entries, marks, survey(entries, look, jobs)):
+        result.warnings += walk_errors[told:mark]
+        told = mark
+        result.lines += seen.count
+        if seen.error:
+            result.warnings.append(f"{entry.rel}: {seen.error}")
+        elif seen.too_big:
             result.warnings.append(f"{entry.rel}: larger than {STREAM_BYTES} bytes, counted only")
-            continue
-        if wanted.wants(data):
-            picked.append((entry.rel, data, len(result.warnings)))
+        elif seen.data is not None:
+            picked.append((entry.rel, seen.data, len(result.warnings)))
+    result.warnings += walk_errors[told:]
     analyses = analyze_files([(data, "") for _, data, _ in picked], cache, jobs)
     fallbacks = []
     for (rel, data, mark), analysis in zip(picked, analyses):

@@ -1,0 +1,59 @@
+"""One pass over a tree's files: read each once, count its eventlet lines,
+keep the Python files worth analysing; on every core for a large tree.
+
+Reading and looking at 30 MB of files is as much work as analysing the
+few that matter, so it is split too: the files are dealt to forked
+children (``_forked``), which send back the counts and the bytes of the
+files they kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from offramp.migrate import _grep, _walk
+from offramp.migrate._forked import available_cpus, can_fork, fork_map, interleaved
+from offramp.migrate._prefilter import Prefilter
+from offramp.migrate._walk import Entry
+
+# Files below which one process beats forking another.
+PARALLEL_FILES = 256
+
+
+class Seen(NamedTuple):
+    count: int  # lines grep prints (0 when not counted)
+    data: bytes | None  # the bytes, for a file to analyse
+    error: str | None = None  # why it could not be read
+    too_big: bool = False  # counted as it streamed by, never held
+
+
+def survey(entries: Sequence, look: Callable[..., Seen],
+           jobs: int | None = None) -> list[Seen]:
+    """``look(entry)`` for each entry, in order."""
+    workers = min(jobs or available_cpus(), len(entries))
+    if workers > 1 and len(entries) >= PARALLEL_FILES and can_fork():
+        return fork_map(look, entries, interleaved(len(entries), workers))
+    return [look(entry) for entry in entries]
+
+
+def counting(utf8: bool, legacy_binary: bool, wanted: Prefilter, limit: int):
+    """``scan``'s look: count every file, keep the ``.py`` files ``wanted``;
+    a file above ``limit`` bytes is counted as it streams by."""
+
+    def look(entry: Entry) -> Seen:
+        try:
+            data = _walk.read(entry.path, limit)
+            if data is None:
+                with open(entry.path, "rb") as fh:
+                    chunks = iter(lambda: fh.read(_grep.BUFSIZE), b"")
+                    return Seen(_grep.count_chunks(chunks, utf8, legacy_binary), None,
+                                too_big=entry.rel.endswith(".py"))
+        except OSError as exc:
+            return Seen(0, None, exc.strerror)
+        lowered = data.lower()
+        count = _grep.count_bytes(data, utf8, legacy_binary, lowered)
+        keep = entry.rel.endswith(".py") and wanted.wants(data, lowered)
+        return Seen(count, data if keep else None)
+
+    return look
