@@ -226,3 +226,26 @@ def test_trend_counts_round_trip_and_a_corrupt_table_is_empty(tmp_path):
         {("abc", True): (3, True)}
     (tmp_path / "c" / "analyses-engine" / "counts-utf8=1-legacy=0").write_bytes(b"\x80garbage")
     assert Cache(str(tmp_path / "c"), "engine").load_counts("utf8=1-legacy=0") == {}
+
+
+REFINED = ("import eventlet\n\n\ndef f():\n    try:\n        g()\n"
+           "    except eventlet.timeout.Timeout:\n        pass\n"
+           "    gt = eventlet.spawn(g)\n    gt.wait()\n")
+
+
+def test_texts_refined_for_one_use_survive_the_cache(tmp_path):
+    # An except clause has its own message, a waited-for spawn its own
+    # suggestion; a hit must not bring back the rule's general texts.
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "m.py").write_text(REFINED)
+    fresh = scan(str(tmp_path / "t"), utf8=True)
+    refined = [u for u in fresh.usages if u.kind in ("timeout", "spawn")]
+    assert any(u.suggestion.startswith("catch") or "catch" in u.suggestion for u in refined)
+    assert any(".result()" in u.suggestion for u in refined)
+    for _ in range(2):  # the miss that writes the entry, then the hit
+        cache = Cache(str(tmp_path / "c"))
+        assert scan(str(tmp_path / "t"), cache=cache, utf8=True).as_dict() == fresh.as_dict()
+        assert lint(str(tmp_path / "t"), cache=cache) == lint(str(tmp_path / "t"))
+    assert cache.hits == 2  # scan and lint, both from the entry
+    message = next(f.message for f in lint(str(tmp_path / "t")) if f.code == "OFR107")
+    assert message.startswith("except ")

@@ -62,19 +62,30 @@ def engine_fingerprint() -> str:
 
 # -- what an entry holds ---------------------------------------------------------
 
+def _registry_rule(kind: str) -> Rule:
+    for rule in rules():
+        if rule.kind == kind:
+            return rule
+    raise pickle.UnpicklingError(f"no rule of kind {kind!r}")
+
+
 class _Pickler(pickle.Pickler):
-    # Rules are registry singletons: stored by kind, loaded as the same object.
+    # Rules are registry singletons, stored by kind and loaded as the same
+    # object; a rule refined for one use (its own suggestion or message,
+    # Rule.refined) keeps those texts.
     def persistent_id(self, obj):
-        return ("rule", obj.kind) if isinstance(obj, Rule) else None
+        if not isinstance(obj, Rule):
+            return None
+        base = _registry_rule(obj.kind)
+        own = tuple(getattr(obj, text) if getattr(obj, text) != getattr(base, text) else None
+                    for text in ("suggestion", "message"))
+        return ("rule", obj.kind, *own)
 
 
 class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
-        kind = pid[1]
-        for rule in rules():
-            if rule.kind == kind:
-                return rule
-        raise pickle.UnpicklingError(f"no rule of kind {kind!r}")
+        _, kind, suggestion, message = pid
+        return _registry_rule(kind).refined(suggestion, message)
 
 
 def dumps(analysis: Analysis) -> bytes:
