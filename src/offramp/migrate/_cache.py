@@ -28,7 +28,7 @@ import tempfile
 import time
 
 from offramp.migrate._analyze import Analysis
-from offramp.migrate._registry import Rule, rules
+from offramp.migrate._registry import Rule, rule_of_kind
 
 ENV_DIR = "OFFRAMP_CACHE_DIR"
 ENV_OFF = "OFFRAMP_NO_CACHE"
@@ -63,10 +63,10 @@ def engine_fingerprint() -> str:
 # -- what an entry holds ---------------------------------------------------------
 
 def _registry_rule(kind: str) -> Rule:
-    for rule in rules():
-        if rule.kind == kind:
-            return rule
-    raise pickle.UnpicklingError(f"no rule of kind {kind!r}")
+    rule = rule_of_kind(kind)
+    if rule is None:
+        raise pickle.UnpicklingError(f"no rule of kind {kind!r}")
+    return rule
 
 
 class _Pickler(pickle.Pickler):

@@ -256,6 +256,12 @@ def rules() -> list[Rule]:
     return sorted(_RULES.values(), key=lambda r: r.code)
 
 
+def rule_of_kind(kind: str) -> Rule | None:
+    """The registered rule of ``kind``, or None."""
+    _load()
+    return _RULES.get(kind)
+
+
 def rule_for(qualname: str) -> Rule | None:
     """The rule owning ``qualname`` by longest dotted prefix, if any."""
     _load()
