@@ -356,6 +356,10 @@ class Pool(futures.Executor):
     def queued(self) -> int:
         return self._queue.qsize()
 
+    def workers(self) -> list[Worker]:
+        with self._lock:
+            return list(self._workers)
+
     def running_tasks(self) -> list[TaskRecord]:
         return [r for w in list(self._workers) if (r := w.record) is not None]
 

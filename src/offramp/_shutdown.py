@@ -70,11 +70,22 @@ def shutdown_executors(
 
 
 def _wait_for(pools: list[Pool], deadline: float) -> list[Worker]:
-    """Workers still busy at the deadline; joins, never polls an idle pool."""
+    """Workers still busy at the deadline; joins, never polls an idle pool.
+
+    The others are joined too: a worker leaves its pool's list just before
+    its thread ends, and the caller may fork or count threads next.
+    """
+    workers = [w for pool in pools for w in pool.workers()]
     while True:
         busy = [w for pool in pools for w in pool.busy_workers()]
         remaining = deadline - time.monotonic()
-        if not busy or remaining <= 0:
+        if not busy:
+            for worker in workers:
+                record, thread = worker.record, worker.thread
+                if thread is not None and not (record is not None and record.abandoned):
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            return busy
+        if remaining <= 0:
             return busy
         thread = busy[0].thread
         if thread is not None and thread.is_alive():
