@@ -153,7 +153,7 @@ clean:
 #   make ab AB_ARGS="--stack embedded --rounds 3"
 .PHONY: ab
 AB_ARGS ?= --stack both --rounds 5 --warmup 150 --requests 1200 \
-	--host-vcpus 32 --concurrency 10 --max-regression 1.0
+	--host-vcpus 32 --concurrency 10 --embedded-concurrency 64 --max-regression 1.0
 ab: $(STAMP)
 	$(PY) bench/ab.py $(AB_ARGS)
 

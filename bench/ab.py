@@ -208,7 +208,7 @@ def run_embedded(mode: str, opts, scratch: Path) -> dict:
            "--cells", str(opts.cells), "--hosts", str(opts.hosts),
            "--host-vcpus", str(opts.host_vcpus),
            "--warmup", str(opts.warmup), "-n", str(opts.requests),
-           "-c", str(opts.concurrency)]
+           "-c", str(opts.embedded_concurrency)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True,
                             env=child_env(mode, opts.stack_env["embedded"][mode]))
@@ -589,7 +589,13 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=3,
                    help="rounds; each runs both modes (default 3)")
     p.add_argument("-n", "--requests", type=int, default=1200)
-    p.add_argument("-c", "--concurrency", type=int, default=10)
+    p.add_argument("-c", "--concurrency", type=int, default=10,
+                   help="clients of the real stack (default 10)")
+    p.add_argument("--embedded-concurrency", type=int, default=64,
+                   help="clients of the embedded stack (default 64). The "
+                        "fake:// listener sleeps 50 ms whenever its queue is "
+                        "empty, so throughput there is capped near clients/50 ms "
+                        "in both modes until enough clients keep it busy")
     p.add_argument("--warmup", type=int, default=150,
                    help="requests before the 'after warm-up' sample; enough "
                         "for every worker's pools to reach their full size")
@@ -618,8 +624,8 @@ def parse_args(argv=None):
                    help="exit 1 if threading is worse than eventlet by more "
                         "than a factor R on RSS, throughput or p99")
     opts = p.parse_args(argv)
-    for name in ("rounds", "requests", "concurrency", "cells", "hosts",
-                 "host_vcpus", "workers"):
+    for name in ("rounds", "requests", "concurrency", "embedded_concurrency", "cells",
+                 "hosts", "host_vcpus", "workers"):
         if getattr(opts, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if opts.warmup < 0:
@@ -650,14 +656,16 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "requests": opts.requests, "concurrency": opts.concurrency,
+        "embedded_concurrency": opts.embedded_concurrency,
         "warmup": opts.warmup, "cells": opts.cells, "hosts": opts.hosts,
         "host_vcpus": opts.host_vcpus,
         "env": opts.stack_env,
         "stacks": {
             "embedded": f"SQLite x{opts.cells}, fake:// transport, scheduler "
-                        "and load client in 1 process",
+                        f"and load client ({opts.embedded_concurrency} clients) in 1 process",
             "real": f"RabbitMQ, MariaDB x{opts.cells}, serve --workers "
-                    f"{opts.workers}, load process in {opts.client_mode} mode"},
+                    f"{opts.workers}, load process ({opts.concurrency} clients) in "
+                    f"{opts.client_mode} mode"},
     }
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="offramp-ab-") as tmp:

@@ -41,6 +41,7 @@ def test_tiny_embedded_run_writes_sane_outputs(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(BENCH / "ab.py"), "--stack", "embedded",
          "--rounds", "1", "--requests", "30", "--concurrency", "4",
+         "--embedded-concurrency", "4",
          "--warmup", "5", "--cells", "2", "--hosts", "4",
          "--out", str(out)],
         capture_output=True, text=True, timeout=300)
