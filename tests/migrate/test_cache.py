@@ -10,7 +10,7 @@ import time
 import pytest
 
 import offramp.migrate as migrate_package
-from offramp.migrate import _batch, _cache
+from offramp.migrate import _cache
 from offramp.migrate._cache import Cache, blob_id, engine_fingerprint
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles, rule_for
@@ -195,10 +195,35 @@ def test_worker_processes_give_the_in_process_results_in_order(tree, tmp_path, f
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
 
 
-def test_shares_balance_bytes():
-    shares = _batch._shares([100, 1, 50, 50, 2], 2)
-    assert sorted(i for share in shares for i in share) == [0, 1, 2, 3, 4]
-    assert [sum([100, 1, 50, 50, 2][i] for i in share) for share in shares] == [102, 101]
+PULLED = """
+import os
+from offramp.migrate._forked import fork_pull
+
+# Item 0 blocks until item 3 is done. Dealt in advance (0, 2 | 1, 3) this
+# would never end; pulled, one process holds 0 while the other does 1-3.
+wake_read, wake_write = os.pipe()
+
+def work(item):
+    if item == 0:
+        assert os.read(wake_read, 1) == b"x"
+    if item == 3:
+        os.write(wake_write, b"x")
+    return item * 10, os.getpid()
+
+done = fork_pull(work, list(range(4)), [0, 1, 2, 3], 2)
+assert [value for value, _ in done] == [0, 10, 20, 30], done
+assert len({pid for _, pid in done}) == 2 and done[1][1] == done[2][1] == done[3][1], done
+# More indices than a pipe holds: dealt in advance, same results.
+many = list(range(40000))
+assert fork_pull(lambda i: i + 1, many, many[::-1], 2) == [i + 1 for i in many]
+print("ok")
+"""
+
+
+def test_analysis_workers_pull_the_next_item_when_free():
+    out = subprocess.run([sys.executable, "-c", PULLED], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
 
 
 @pytest.mark.parametrize("data", [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from offramp.migrate._analyze import Analysis, analyze
 from offramp.migrate._cache import Cache, blob_id, dumps, loads
-from offramp.migrate._forked import available_cpus, can_fork, fork_map
+from offramp.migrate._forked import available_cpus, can_fork, fork_pull
 
 # Source bytes to analyse below which one process beats forking another
 # (a fork costs milliseconds; parsing runs at a few MB/s).
@@ -61,19 +61,8 @@ def _analyze_job(data: bytes, module: str) -> bytes:
     return dumps(analyze(data, module))
 
 
-def _shares(sizes: Sequence[int], workers: int) -> list[list[int]]:
-    """Indices split so each share holds about as many bytes (parse time
-    follows size): largest first, each to the lightest share so far."""
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
-        lightest = loads.index(min(loads))
-        shares[lightest].append(i)
-        loads[lightest] += sizes[i]
-    return shares
-
-
 def _in_workers(items: list[tuple[bytes, str]], workers: int) -> list[bytes]:
-    """Each share analysed in its own process (see ``_forked``)."""
-    return fork_map(lambda item: _analyze_job(*item), items,
-                    _shares([len(data) for data, _ in items], workers))
+    """Each item analysed in one of ``workers`` processes (see ``_forked``),
+    largest first: parse time grows with size."""
+    largest_first = sorted(range(len(items)), key=lambda i: -len(items[i][0]))
+    return fork_pull(lambda item: _analyze_job(*item), items, largest_first, workers)
