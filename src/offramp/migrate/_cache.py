@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import pickle
-import shutil
 import sys
-import tempfile
 import time
 
 from offramp.migrate._analyze import Analysis
@@ -34,6 +33,7 @@ ENV_DIR = "OFFRAMP_CACHE_DIR"
 ENV_OFF = "OFFRAMP_NO_CACHE"
 STALE_DAYS = 30
 _PREFIX = "analyses-"
+_TMP_NAMES = itertools.count()
 
 
 def blob_id(data: bytes) -> str:
@@ -170,7 +170,10 @@ class Cache:
         cache that cannot be written is skipped, never an error of the run."""
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+            # Named by process and a counter, not by tempfile (whose import
+            # alone costs a cold scan more than all its writes).
+            tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{next(_TMP_NAMES)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(payload)
@@ -196,5 +199,8 @@ class Cache:
                          and e.path != self.dir and e.stat().st_mtime < cutoff]
         except OSError:
             return
-        for path in stale:
-            shutil.rmtree(path, ignore_errors=True)
+        if stale:
+            import shutil  # rarely needed, and costly to import
+
+            for path in stale:
+                shutil.rmtree(path, ignore_errors=True)

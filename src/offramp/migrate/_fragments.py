@@ -42,6 +42,7 @@ _MEMBER_INDENT = re.compile(rb"\n( +)(?:@|def[ \t]|async[ \t]+def[ \t]|class[ \t
 # what its calls mean, though the line names nothing eventlet.
 _REBOUND = (b"time", b"mock", b"unittest", b"threading")
 _BINDS = (b" =", b"=", b":")  # after the name: an assignment or an annotation
+_BIND_STARTS = frozenset(op[0] for op in _BINDS)
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _MAX_ROUNDS = 6
 
@@ -220,9 +221,13 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
         # pass finds the gate, each occurrence is checked for each needle.
         found += [i - k for i in at for needle, k in members
                   if i >= k and source.startswith(needle, i - k)]
+    size = len(source)
     for name in _REBOUND:
         after = len(name)
         for i in _find_all(source, name):
+            # Most hits (mock.patch, import time) fail on the next byte.
+            if i + after >= size or source[i + after] not in _BIND_STARTS:
+                continue
             op = next((op for op in _BINDS if source.startswith(op, i + after)), None)
             if op is None or source[i + after + len(op):i + after + len(op) + 1] == b"=":
                 continue  # not bound here, or "=="
