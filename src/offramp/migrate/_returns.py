@@ -1,0 +1,137 @@
+"""Functions that give back an eventlet-made object, and their callers.
+
+nova's ``utils.spawn(f)`` returns ``pass_context(_get_default_green_pool()
+.spawn, f)``: a green thread, made in another file than the one that
+``.kill()``s it.  Following such an object takes two steps:
+
+* per file, inside its cached analysis: :func:`summarise` tells which
+  top-level functions return, on every path, an object of one eventlet
+  constructor (``spawn`` returns what ``GreenPool.spawn`` makes).  It is
+  proven from the file's own facts: a return of a constructor call, of a
+  place only ever bound to such objects, of a call to another summarised
+  function, or of ``param(...)`` where the caller passes an eventlet
+  callable (a pool's bound ``.spawn``).  Anything else gives no summary.
+* the file's own calls to those functions are then followed as calls to
+  that constructor (``analyze``).
+
+``rewrite`` never sees these: it only rewrites what it can prove from
+eventlet's own names.
+"""
+
+from __future__ import annotations
+
+from offramp.migrate._registry import constructor_rule
+
+
+def maker(qualname: str, wrappers) -> str | None:
+    """The eventlet constructor whose object a call of ``qualname`` gives."""
+    qualname = wrappers.get(qualname, qualname)
+    return qualname if constructor_rule(qualname) is not None else None
+
+
+def local_name(module: str, name: str) -> str:
+    """How the file's own references name its top-level function ``name``
+    (``_Walker.def_qualname``)."""
+    return f"{module}.{name}" if module else name
+
+
+def summarise(facts, wrappers) -> tuple[dict, set]:
+    """``(summaries, names)``: the constructor each provable top-level
+    function's result comes from, by function name; and the names a part
+    of the file must mention to take part (summarised functions, and those
+    given an eventlet callable), for ``_fragments``."""
+    if not facts.returns:
+        return {}, set()
+    proof = _Proof(facts, wrappers)
+    summaries = {}
+    for name, _ in facts.returns:
+        made = proof.of(name)
+        if isinstance(made, str):
+            summaries[name] = made
+    return summaries, set(summaries) | proof.handed
+
+
+class _Proof:
+    def __init__(self, facts, wrappers):
+        self.facts = facts
+        self.wrappers = wrappers
+        self.returns = dict(facts.returns)
+        self.memo: dict[str, object] = {}
+        self._places = None
+        self.handed: set[str] = set()  # functions given an eventlet callable or object
+
+    def of(self, name: str):
+        """A constructor's qualname, ``("runs", i)`` when the function returns
+        what its positional parameter ``i`` returns when called, or None."""
+        if name in self.memo:
+            return self.memo[name]
+        self.memo[name] = None  # a recursive call proves nothing
+        values = self.returns.get(name)
+        given = {self._given(v) for v in values} if values else {None}
+        self.memo[name] = given.pop() if len(given) == 1 else None
+        return self.memo[name]
+
+    def _given(self, value):
+        if value[0] == "call" and value[1][0] == "param":
+            return ("runs", value[1][1])
+        return self.made(value)
+
+    def made(self, value) -> str | None:
+        """The constructor of the object ``value`` evaluates to."""
+        if value[0] == "place":
+            return self.places().get(value[1])
+        if value[0] != "call":
+            return None
+        callee, args = value[1], value[2]
+        if callee[0] in ("def", "free"):
+            for arg in args:
+                if self.called(arg) or self.made(arg):
+                    self.handed.add(callee[1])
+        if callee[0] == "def":
+            inner = self.of(callee[1])
+            if isinstance(inner, tuple):
+                i = inner[1]
+                return self.called(args[i]) if i < len(args) else None
+            return inner
+        return self.called(callee)
+
+    def called(self, value) -> str | None:
+        """The constructor of what calling the callable ``value`` makes."""
+        kind = value[0]
+        if kind == "qual":
+            return maker(value[1], self.wrappers)
+        if kind == "def":
+            inner = self.of(value[1])
+            return inner if isinstance(inner, str) else None
+        if kind == "attr":
+            made = self.made(value[1])
+            rule = constructor_rule(made) if made else None
+            return rule.makes.get(value[2]) if rule is not None else None
+        return None
+
+    def places(self) -> dict:
+        """Locals and globals that only ever hold objects of one
+        constructor (a ``None`` aside): file key -> constructor."""
+        if self._places is None:
+            from offramp.migrate._plan import Project, SourceFile
+
+            self._places = {}
+            if not any(ref.shape[0] == "call" and maker(ref.qualname, self.wrappers)
+                       for ref in self.facts.refs):
+                return self._places
+            project = Project([SourceFile("", self.facts.module, self.facts)],
+                              makers=self.wrappers)
+            groups, stores, _uses, binds = project.object_groups()
+            for items, keys in groups:
+                made = {maker(ref.qualname, self.wrappers) for _, ref, _, _ in items}
+                if len(made) != 1 or any(
+                        (f, occ.span) not in binds and occ.shape[1][0] != "none"
+                        for key in keys for f, occ in stores[key]):
+                    continue
+                qualname = made.pop()
+                for key in keys:
+                    if key[0] == "L":
+                        self._places[("L", key[2], key[3])] = qualname
+                    elif key[0] == "G":
+                        self._places[("G", key[2])] = qualname
+        return self._places
