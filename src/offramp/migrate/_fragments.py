@@ -220,7 +220,7 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
         # pass finds the gate, each occurrence is checked for each needle.
         found += [i - k for i in at for needle, k in members
                   if i >= k and source.startswith(needle, i - k)]
-    for name in _REBOUND:
+    for name in _REBOUND if needles else ():  # no needle: no call rule wanted
         after = len(name)
         for i in _find_all(source, name):
             op = next((op for op in _BINDS if source.startswith(op, i + after)), None)

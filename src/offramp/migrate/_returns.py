@@ -11,14 +11,20 @@ nova's ``utils.spawn(f)`` returns ``pass_context(_get_default_green_pool()
   place only ever bound to such objects, of a call to another summarised
   function, or of ``param(...)`` where the caller passes an eventlet
   callable (a pool's bound ``.spawn``).  Anything else gives no summary.
-* the file's own calls to those functions are then followed as calls to
-  that constructor (``analyze``).
+* per tree, after every file is analysed: :func:`follow` names each
+  summarised function by its module (``nova.utils.spawn``) and analyses
+  again, with those wrappers as constructors, the few files that import
+  their module and mention them; their findings replace the first ones.
 
-``rewrite`` never sees these: it only rewrites what it can prove from
-eventlet's own names.
+A wrapper's callers are followed one file deep: a wrapper of a wrapper
+in a third file is not.  ``rewrite`` never sees wrappers: it only
+rewrites what it can prove from eventlet's own names.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import os
 
 from offramp.migrate._registry import constructor_rule
 
@@ -135,3 +141,72 @@ class _Proof:
                     elif key[0] == "G":
                         self._places[("G", key[2])] = qualname
         return self._places
+
+
+def follow(files, analyses: list, cache=None, jobs: int | None = None) -> None:
+    """Analyse again, with the tree's wrappers, the files that call them.
+
+    ``files`` are ``(path, data)`` of the analysed files, ``analyses`` their
+    analyses, in the same order; a re-analysed file's analysis gains what
+    the wrappers add (their calls, the uses of what they return) where its
+    first one has no finding of that kind.  A file is re-analysed only when
+    its text can call a wrapper (:func:`_may_call`), and only the parts
+    that mention them (``analyze`` given wrappers): the resolver decides
+    the rest.
+    """
+    from offramp.migrate._batch import analyze_files
+    from offramp.migrate._walk import ModuleNames
+
+    names = ModuleNames()
+    wrappers = {}
+    for (path, _), analysis in zip(files, analyses):
+        if analysis.returns:
+            module = names.name(os.path.abspath(path))[0]
+            for name, made in analysis.returns.items():
+                wrappers[f"{module}.{name}"] = made
+    if not wrappers:
+        return
+    again, jobs_list = [], []
+    for i, (path, data) in enumerate(files):
+        named = [(qualname, made) for qualname, made in sorted(wrappers.items())
+                 if _may_call(data, qualname)]
+        if not named:
+            continue
+        module = names.name(os.path.abspath(path))[0]
+        mine = tuple((q, made) for q, made in named if q.rpartition(".")[0] != module)
+        if mine:
+            again.append(i)
+            jobs_list.append((data, module, mine))
+    for i, extra in zip(again, analyze_files(jobs_list, cache, jobs)):
+        first = analyses[i]
+        have = {(f.line, f.col, f.rule.kind) for f in first.findings}
+        added = [f for f in extra.findings if (f.line, f.col, f.rule.kind) not in have]
+        if added:
+            found = sorted(first.findings + added, key=lambda f: (f.line, f.col))
+            analyses[i] = dataclasses.replace(first, findings=found)
+
+
+def _may_call(data: bytes, qualname: str) -> bool:
+    """Whether a file's text can call ``pkg.mod.func``: it says ``mod.func``
+    (``from pkg import mod``, ``import pkg.mod``), or names ``func`` on a
+    ``from ...mod import`` line.  One ``bytes.find`` pass for most files:
+    this runs on every analysed file."""
+    module, _, func = qualname.rpartition(".")
+    last, name = module.rpartition(".")[2].encode(), func.encode()
+    dotted, head = last + b".", last + b" import"
+    at = data.find(name)
+    while at >= 0:
+        end = at + len(name)
+        if (at == 0 or data[at - 1] not in _WORD) and (end == len(data) or data[end] not in _WORD):
+            start = at - len(dotted)
+            if start >= 0 and data.startswith(dotted, start) and (
+                    start == 0 or data[start - 1] not in _WORD):
+                return True
+            line = data.rfind(b"\n", 0, at) + 1
+            if head in data[line:at]:
+                return True
+        at = data.find(name, end)
+    return False
+
+
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")

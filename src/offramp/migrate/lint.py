@@ -19,6 +19,7 @@ from offramp.migrate._batch import analyze_files
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
+from offramp.migrate._returns import follow
 from offramp.migrate._survey import Seen, survey
 from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
 
@@ -83,17 +84,18 @@ def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAU
         data = _walk.read(item[1].path)
         return Seen(0, data if wanted.wants(data) else None)
 
-    picked = []  # (index of root, shown path, allowed, data)
+    picked = []  # (index of root, shown path, allowed, data, path)
     for (index, entry, single), seen in zip(entries, survey(entries, look, jobs)):
         if seen.data is None:
             continue
         shown = entry.path if single else os.path.join(roots[index], entry.rel)
         # Globs may be written relative to PATH or to the current directory.
         ok = allowed(entry.rel, allow) or allowed(shown, allow)
-        picked.append((index, shown, ok, seen.data))
-    analyses = analyze_files([(data, "") for *_, data in picked], cache, jobs)
+        picked.append((index, shown, ok, seen.data, entry.path))
+    analyses = analyze_files([(data, "") for *_, data, _ in picked], cache, jobs)
+    follow([(path, data) for *_, data, path in picked], analyses, cache, jobs)
     by_root: list[list[LintFinding]] = [[] for _ in roots]
-    for (index, shown, ok, _), analysis in zip(picked, analyses):
+    for (index, shown, ok, *_), analysis in zip(picked, analyses):
         by_root[index].extend(LintFinding(shown, line, col, code, msg)
                               for line, col, code, msg in lint_analysis(analysis, ok))
     return [finding for found in by_root for finding in sorted(found)]
