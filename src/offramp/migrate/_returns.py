@@ -11,10 +11,12 @@ nova's ``utils.spawn(f)`` returns ``pass_context(_get_default_green_pool()
   place only ever bound to such objects, of a call to another summarised
   function, or of ``param(...)`` where the caller passes an eventlet
   callable (a pool's bound ``.spawn``).  Anything else gives no summary.
+  The file's own calls to those functions are followed in that analysis.
 * per tree, after every file is analysed: :func:`follow` names each
   summarised function by its module (``nova.utils.spawn``) and analyses
-  again, with those wrappers as constructors, the few files that import
-  their module and mention them; their findings replace the first ones.
+  again, with those wrappers as constructors, the few files whose text
+  calls one, and only their parts that name one; the calls and uses this
+  finds join the file's first findings.
 
 A wrapper's callers are followed one file deep: a wrapper of a wrapper
 in a third file is not.  ``rewrite`` never sees wrappers: it only
@@ -143,7 +145,7 @@ class _Proof:
         return self._places
 
 
-def follow(files, analyses: list, cache=None, jobs: int | None = None) -> None:
+def follow(files, analyses: list, cache=None) -> None:
     """Analyse again, with the tree's wrappers, the files that call them.
 
     ``files`` are ``(path, data)`` of the analysed files, ``analyses`` their
@@ -152,7 +154,9 @@ def follow(files, analyses: list, cache=None, jobs: int | None = None) -> None:
     first one has no finding of that kind.  A file is re-analysed only when
     its text can call a wrapper (:func:`_may_call`), and only the parts
     that mention them (``analyze`` given wrappers): the resolver decides
-    the rest.
+    the rest.  That pass runs in this process: it parses a few small
+    parts, which costs less than forking workers (their size is not the
+    files' size, which ``analyze_files`` would go by).
     """
     from offramp.migrate._batch import analyze_files
     from offramp.migrate._walk import ModuleNames
@@ -177,7 +181,7 @@ def follow(files, analyses: list, cache=None, jobs: int | None = None) -> None:
         if mine:
             again.append(i)
             jobs_list.append((data, module, mine))
-    for i, extra in zip(again, analyze_files(jobs_list, cache, jobs)):
+    for i, extra in zip(again, analyze_files(jobs_list, cache, jobs=1)):
         first = analyses[i]
         have = {(f.line, f.col, f.rule.kind) for f in first.findings}
         added = [f for f in extra.findings if (f.line, f.col, f.rule.kind) not in have]

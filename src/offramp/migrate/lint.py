@@ -93,7 +93,7 @@ def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAU
         ok = allowed(entry.rel, allow) or allowed(shown, allow)
         picked.append((index, shown, ok, seen.data, entry.path))
     analyses = analyze_files([(data, "") for *_, data, _ in picked], cache, jobs)
-    follow([(path, data) for *_, data, path in picked], analyses, cache, jobs)
+    follow([(path, data) for *_, data, path in picked], analyses, cache)
     by_root: list[list[LintFinding]] = [[] for _ in roots]
     for (index, shown, ok, *_), analysis in zip(picked, analyses):
         by_root[index].extend(LintFinding(shown, line, col, code, msg)

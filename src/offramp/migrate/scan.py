@@ -96,7 +96,7 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
             picked.append((entry.rel, entry.path, seen.data, len(result.warnings)))
     result.warnings += walk_errors[told:]
     analyses = analyze_files([(data, "") for _, _, data, _ in picked], cache, jobs)
-    follow([(path, data) for _, path, data, _ in picked], analyses, cache, jobs)
+    follow([(path, data) for _, path, data, _ in picked], analyses, cache)
     fallbacks = []
     for (rel, _, data, mark), analysis in zip(picked, analyses):
         if analysis.error:
