@@ -315,8 +315,6 @@ def test_a_container_element_is_never_rewritten(tmp_path):
     assert any("stored in a container" in r.reason for _, r in result.refusals)
 
 
-@pytest.mark.xfail(strict=True, reason="a call's result through another file's function "
-                   "(nova.utils.spawn -> pass_context(pool.spawn)) is not followed yet")
 def test_green_threads_from_a_wrapper_in_another_file(tmp_path):
     pkg = tmp_path / "nova"
     pkg.mkdir()

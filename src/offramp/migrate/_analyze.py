@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, file_facts, tree_facts
+from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, parse, tree_facts
 from offramp.migrate._plan import Project, SourceFile
 from offramp.migrate._fragments import parse_parts
 from offramp.migrate._registry import (Rule, call_rules, constructor_rule, needles, rule_for,
-                                       text_rules)
+                                       text_rules, tracked_names)
+from offramp.migrate._returns import local_name, maker, summarise
 from offramp.migrate._strings import IMPORT_CALLS
 
 __all__ = ["MAX_PARSE_BYTES", "Analysis", "Finding", "analyze", "analyze_tree", "analyze_whole",
@@ -50,28 +52,83 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     imports: list[tuple[int, int]] = field(default_factory=list)  # eventlet imports
     error: str | None = None  # why the tree could not be used
+    # Top-level functions that return an eventlet object: name -> the
+    # constructor whose object it is (``_returns``).
+    returns: dict = field(default_factory=dict)
 
 
-def analyze(source: bytes, module: str = "") -> Analysis:
+def analyze(source: bytes, module: str = "", wrappers=()) -> Analysis:
     """Findings and eventlet imports of one Python file's bytes.
 
     Only the parts of the file that can hold a finding are parsed (see
     ``_fragments``); the findings are those of the whole file.
+
+    With ``wrappers`` (``(qualname, constructor)`` pairs: other files'
+    functions that return an eventlet object, see ``_returns``), calls to
+    them count as calls to the constructor, and the findings are only
+    those the wrappers add: their calls and the uses of what they return.
+    Only the parts that mention them are parsed.
     """
+    wrappers = dict(wrappers)
     if len(source) <= MAX_PARSE_BYTES:
-        parts = parse_parts(source, _needles(),
-                            lambda tree: _with_bound_names(tree_facts(tree, module)))
-        if parts is not None and not parts[0].error:
-            return from_facts(parts[0])
-    return analyze_whole(source, module)
+        # ``utils.spawn`` for ``nova.utils.spawn``: what callers usually say.
+        hints = tuple(sorted({".".join(w.split(".")[-2:]).encode() for w in wrappers}))
+        parts = parse_parts(source, hints if wrappers else _needles(),
+                            lambda tree: _parts_facts(_scanned(tree, module, wrappers), wrappers))
+        if parts is not None and not parts[0].facts.error:
+            return _result(parts[0], wrappers)
+    return analyze_whole(source, module, wrappers.items())
 
 
-def analyze_whole(source: bytes, module: str = "") -> Analysis:
+def analyze_whole(source: bytes, module: str = "", wrappers=()) -> Analysis:
     """The same, parsing every line: what :func:`analyze` must agree with."""
-    facts = file_facts(source, module)
-    if facts.error:
-        return _text_fallback(source, facts.error)
-    return from_facts(facts)
+    wrappers = dict(wrappers)
+    tree = parse(source)
+    if isinstance(tree, str):
+        return Analysis(error=tree) if wrappers else _text_fallback(source, tree)
+    scanned = _scanned(tree, module, wrappers)
+    if scanned.facts.error:
+        return Analysis(error=scanned.facts.error) if wrappers \
+            else _text_fallback(source, scanned.facts.error)
+    return _result(scanned, wrappers)
+
+
+class _Scanned(NamedTuple):
+    facts: FileFacts
+    makers: dict  # qualname -> constructor, for wrappers or the file's own functions
+    returns: dict  # Analysis.returns
+    names: set  # the functions a part must mention to take part (``summarise``)
+
+
+def _scanned(tree, module: str, wrappers: dict) -> _Scanned:
+    """The facts of a tree and its functions' return summaries, then the
+    facts again with those functions as constructors when there are any
+    (its own calls to them make objects too).  Given ``wrappers``, the
+    facts with those as constructors, and no summaries."""
+    roots, exact = tracked_names()
+    facts = tree_facts(tree, module, tracked_roots=roots, tracked_exact=exact | set(wrappers))
+    if wrappers:
+        return _Scanned(facts, wrappers, {}, set())
+    returns, names = summarise(facts, {})
+    if not returns:
+        return _Scanned(facts, {}, returns, names)
+    makers = {local_name(module, n): made for n, made in returns.items()}
+    facts = tree_facts(tree, module, tracked_roots=roots, tracked_exact=exact | set(makers))
+    return _Scanned(facts, makers, returns, names)
+
+
+def _parts_facts(scanned: _Scanned, wrappers: dict):
+    facts, names = _with_bound_names(scanned.facts, scanned.makers, wrappers)
+    return scanned, names | scanned.names
+
+
+def _result(scanned: _Scanned, wrappers: dict) -> Analysis:
+    out = from_facts(scanned.facts, scanned.makers)
+    out.returns = scanned.returns
+    if wrappers:  # only what the wrappers add
+        out.imports = []
+        out.findings = [f for f in out.findings if f.name.partition("()")[0] in wrappers]
+    return out
 
 
 @functools.cache
@@ -82,18 +139,34 @@ def _needles() -> tuple[bytes, ...]:
                          for n in needles()}))
 
 
-def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
+def _with_bound_names(facts: FileFacts, makers=None,
+                      wrappers=()) -> tuple[FileFacts, frozenset]:
     """The facts, and the module globals and attributes that hold eventlet
     things (``from eventlet import greenthread``, ``sl = eventlet.sleep``,
     ``self._pool = eventlet.GreenPool()``, and aliases of those): a part of
-    the file that mentions one of them can hold a finding."""
-    names = {imp.local for imp in facts.imports if imp.qualname.split(".")[0] in _ROOTS}
+    the file that mentions one of them can hold a finding.  So can a part
+    that names one of ``wrappers`` through an import (``utils.spawn`` after
+    ``from nova import utils``)."""
+    makers = makers or {}
+    if wrappers:  # only the wrappers' things (``analyze``)
+        def made(qualname):
+            return qualname in wrappers
+
+        names = set()
+        for imp in facts.imports:
+            for wrapper in wrappers:
+                if wrapper.startswith(imp.qualname + ".") or wrapper == imp.qualname:
+                    names.add(imp.local + wrapper[len(imp.qualname):])
+    else:
+        def made(qualname):
+            return maker(qualname, makers) is not None
+
+        names = {imp.local for imp in facts.imports if imp.qualname.split(".")[0] in _ROOTS}
     for ref in facts.refs:
         shape = ref.shape
-        if shape[0] == "bind":
+        if shape[0] == "bind" and (not wrappers or ref.qualname in wrappers):
             key = shape[1]
-        elif shape[0] == "call" and shape[1].result[0] == "bind" \
-                and constructor_rule(ref.qualname) is not None:
+        elif shape[0] == "call" and shape[1].result[0] == "bind" and made(ref.qualname):
             key = shape[1].result[1]
         else:
             continue
@@ -104,7 +177,7 @@ def _with_bound_names(facts: FileFacts) -> tuple[FileFacts, frozenset]:
         if key[0] == "G" or (key[0] == "A" and (shape[0] == "call" or facts.scopes[
                 ref.scope].kind == "class")):
             names.add(key[1])
-    names |= _containers_of_eventlet(facts)
+    names |= _containers_of_eventlet(facts, made)
     grown = True
     while grown:
         grown = False
@@ -123,13 +196,13 @@ def _container_of(key):
     return key
 
 
-def _containers_of_eventlet(facts: FileFacts) -> set:
+def _containers_of_eventlet(facts: FileFacts, made) -> set:
     """Globals and attributes that hold eventlet objects in a container
     (``self._events`` in ``self._events.setdefault(k, {}).setdefault(k2,
     Event())``): a part reading them can read such an object."""
     holders = set()
     for ref in facts.refs:
-        if ref.shape[0] == "call" and constructor_rule(ref.qualname) is not None:
+        if ref.shape[0] == "call" and made(ref.qualname):
             result = ref.shape[1].result
             if result[0] == "bind" and result[1][0] in ("E", "T"):
                 holders.add(_container_of(result[1]))
@@ -147,10 +220,13 @@ def _containers_of_eventlet(facts: FileFacts) -> set:
 
 def analyze_tree(tree) -> Analysis:
     """The same, for a tree someone else parsed (flake8)."""
-    return from_facts(tree_facts(tree))
+    return _result(_scanned(tree, "", {}), {})
 
 
-def from_facts(facts: FileFacts) -> Analysis:
+def from_facts(facts: FileFacts, makers=None) -> Analysis:
+    """``makers``: functions that return an eventlet object, as the
+    constructor whose object it is (``_returns``)."""
+    makers = makers or {}
     out = Analysis()
     found = out.findings
     crules = call_rules()
@@ -160,6 +236,10 @@ def from_facts(facts: FileFacts) -> Analysis:
         if rule is not None:
             found.append(Finding(line, col, _refine_ref(rule, ref.qualname, ref.shape),
                                  ref.qualname))
+        elif ref.shape[0] == "call" and ref.qualname in makers:
+            made = makers[ref.qualname]
+            found.append(Finding(line, col, _refine_ref(constructor_rule(made), made, ref.shape),
+                                 ref.qualname))
         if ref.shape[0] == "call":
             call = ref.shape[1]
             for crule in crules:
@@ -168,7 +248,7 @@ def from_facts(facts: FileFacts) -> Analysis:
                                          _refine_ref(crule, ref.qualname, ref.shape),
                                          ref.qualname))
     found += _texts(facts.texts)
-    _objects(facts, found)
+    _objects(facts, found, makers)
     seen = set()
     greenlet = rule_for("greenlet")
     for imp in facts.imports:
@@ -223,13 +303,13 @@ def _texts(texts) -> list[Finding]:
     return out
 
 
-def _objects(facts: FileFacts, found: list) -> None:
+def _objects(facts: FileFacts, found: list, makers: dict) -> None:
     """The uses of eventlet-made objects (``pool.spawn_n``, ``e.send(42)``),
     followed through the file's places by the same pass ``rewrite`` uses;
     and the creations' suggestions, which depend on those uses."""
     if not facts.occurrences:
         return
-    project = Project([SourceFile("", facts.module, facts)])
+    project = Project([SourceFile("", facts.module, facts)], makers=makers)
     groups, _stores, uses, _binds = project.object_groups()
     creation_at = {(f.line, f.col, f.name): i for i, f in enumerate(found)}
     for items, keys in groups:

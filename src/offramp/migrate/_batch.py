@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from offramp.migrate._analyze import Analysis, analyze
-from offramp.migrate._cache import Cache, blob_id, dumps, loads
+from offramp.migrate._cache import Cache, blob_id, dumps, entry_key, loads
 from offramp.migrate._forked import available_cpus, can_fork, fork_pull
 
 # Source bytes to analyse below which one process beats forking another
@@ -19,22 +19,23 @@ from offramp.migrate._forked import available_cpus, can_fork, fork_pull
 PARALLEL_BYTES = 64 * 1024
 
 
-def analyze_files(sources: Sequence[tuple[bytes, str]], cache: Cache | None = None,
+def analyze_files(sources: Sequence[tuple], cache: Cache | None = None,
                   jobs: int | None = None) -> list[Analysis]:
-    """``analyze(data, module)`` for each ``(data, module)``, in order."""
+    """``analyze(data, module)`` for each ``(data, module)``, in order (or
+    ``analyze(data, module, wrappers)`` for ``(data, module, wrappers)``)."""
     out: list[Analysis | None] = [None] * len(sources)
     blobs: dict[int, str] = {}
     todo = []
     copies: dict[int, list[int]] = {}  # a file seen twice (a symlink) is analysed once
-    first: dict[tuple[bytes, str], int] = {}
-    for i, (data, module) in enumerate(sources):
-        original = first.setdefault((data, module), i)
+    first: dict[tuple, int] = {}
+    for i, source in enumerate(sources):
+        original = first.setdefault(tuple(source), i)
         if original != i:
             copies.setdefault(original, []).append(i)
             continue
         if cache is not None:
-            blobs[i] = blob_id(data)
-            out[i] = cache.get(blobs[i], module)
+            blobs[i] = blob_id(source[0])
+            out[i] = cache.get(blobs[i], entry_key(*source[1:]))
             if out[i] is not None:
                 continue
         todo.append(i)
@@ -44,24 +45,24 @@ def analyze_files(sources: Sequence[tuple[bytes, str]], cache: Cache | None = No
         for i, payload in zip(todo, payloads):
             out[i] = loads(payload)
             if cache is not None:
-                cache.put(blobs[i], sources[i][1], payload)
+                cache.put(blobs[i], entry_key(*sources[i][1:]), payload)
     else:
         for i in todo:
             out[i] = analyze(*sources[i])
             if cache is not None:
-                cache.put(blobs[i], sources[i][1], dumps(out[i]))
+                cache.put(blobs[i], entry_key(*sources[i][1:]), dumps(out[i]))
     for original, same in copies.items():
         for i in same:
             out[i] = out[original]
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
-def _analyze_job(data: bytes, module: str) -> bytes:
+def _analyze_job(data: bytes, *how) -> bytes:
     # Pickled by the cache's format, so rules come back as the registry's own.
-    return dumps(analyze(data, module))
+    return dumps(analyze(data, *how))
 
 
-def _in_workers(items: list[tuple[bytes, str]], workers: int) -> list[bytes]:
+def _in_workers(items: list[tuple], workers: int) -> list[bytes]:
     """Each item analysed in one of ``workers`` processes (see ``_forked``),
     largest first: parse time grows with size."""
     largest_first = sorted(range(len(items)), key=lambda i: -len(items[i][0]))

@@ -103,6 +103,14 @@ def loads(payload: bytes) -> Analysis:
 
 # -- the store ---------------------------------------------------------------------
 
+def entry_key(module: str, wrappers: tuple = ()) -> str:
+    """What besides the content an analysis depends on: the module name,
+    and the other files' wrappers it was given (``_returns``)."""
+    if not wrappers:
+        return module
+    return "\0".join([module, *(f"{name}={made}" for name, made in wrappers)])
+
+
 def default_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.environ.get(ENV_DIR) or os.path.join(base, "offramp")
@@ -113,8 +121,8 @@ def disabled_by_env() -> bool:
 
 
 class Cache:
-    """Analyses by ``(blob id, module)``, and ``trend``'s line counts by
-    blob id, for one engine fingerprint."""
+    """Analyses by ``(blob id, entry_key(...))``, and ``trend``'s line
+    counts by blob id, for one engine fingerprint."""
 
     def __init__(self, directory: str | None = None, fingerprint: str | None = None) -> None:
         self.base = directory or default_dir()

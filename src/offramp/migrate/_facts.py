@@ -130,6 +130,11 @@ class FileFacts(NamedTuple):
     # (span, text, context): context is ("keyword", name), ("key",),
     # ("argument", callee), ("compare",), ("value",) or ("other",).
     texts: tuple = ()
+    # (name, values): each top-level ``def`` that returns a value on every
+    # path (it ends in ``return``; not async, a generator or decorated; its
+    # name bound by it alone) and what each of its ``return`` statements
+    # gives, as a :meth:`_Resolver.value`.
+    returns: tuple = ()
 
 
 _OTHER = ("other",)
@@ -193,6 +198,9 @@ class _Walker:
         self.calls: list = []  # (Call node, scope) with string or patch-like arguments
         self.texts: list = []  # (Constant node, scope) mentioning eventlet or greenlet
         self.all_names: set[str] = set()
+        self.functions: list = []  # (name, scope) of top-level defs ending in a return
+        self.returns: dict[int, list] = {}  # scope -> returned expressions (None: bare)
+        self.generators: set[int] = set()  # scopes that yield
         # Parents by node id: no reference cycles, so a file's tree is freed
         # as soon as its facts are made (cycles made the GC walk every tree).
         self.parents: dict[int, ast.AST] = {}
@@ -253,6 +261,10 @@ class _Walker:
             scope = s.parent
         return 0, self.scopes[0].bindings.get(name)
 
+    def def_qualname(self, name: str) -> str:
+        """What a top-level ``def`` of this module is called from anywhere."""
+        return f"{self.module}.{name}" if self.module else name
+
     # -- the walk --------------------------------------------------------------
     def visit(self, node, scope, deferred, ann=False):
         method = getattr(self, "v_" + type(node).__name__, None)
@@ -294,8 +306,9 @@ class _Walker:
     def _bind_params(self, args: ast.arguments, inner):
         positional = args.posonlyargs + args.args
         defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-        for a, d in zip(positional + args.kwonlyargs, defaults + list(args.kw_defaults)):
-            self.bind(inner, a.arg, ("param", d))
+        for i, (a, d) in enumerate(zip(positional + args.kwonlyargs,
+                                       defaults + list(args.kw_defaults))):
+            self.bind(inner, a.arg, ("param", d, i if i < len(positional) else None))
         for a in (args.vararg, args.kwarg):
             if a is not None:
                 self.bind(inner, a.arg, _OTHER)
@@ -306,13 +319,27 @@ class _Walker:
         self._arguments(node.args, node, scope, deferred)
         if node.returns is not None:
             self.sub(node.returns, node, scope, deferred, True)
-        self.bind(scope, node.name, _OTHER)
+        sync = type(node) is ast.FunctionDef
+        self.bind(scope, node.name, ("def", len(self.scopes)) if sync else _OTHER)
         inner = self.new_scope("function", scope, node.name, node)
         self._bind_params(node.args, inner)
         for stmt in node.body:
             self.sub(stmt, node, inner, True)
+        if sync and scope == 0 and not node.decorator_list \
+                and type(node.body[-1]) is ast.Return:
+            self.functions.append((node.name, inner))
 
     v_AsyncFunctionDef = v_FunctionDef
+
+    def v_Return(self, node, scope, deferred, ann):
+        self.returns.setdefault(scope, []).append(node.value)
+        self.children(node, scope, deferred, ann)
+
+    def v_Yield(self, node, scope, deferred, ann):
+        self.generators.add(scope)
+        self.children(node, scope, deferred, ann)
+
+    v_YieldFrom = v_Yield
 
     def v_Lambda(self, node, scope, deferred, ann):
         self._arguments(node.args, node, scope, deferred)
@@ -565,6 +592,8 @@ class _Resolver:
             elif kind == "iter":
                 candidate = True
                 unknown = True
+            elif kind == "def" and bscope == 0 and self.w.def_qualname(name) in self.w.exact:
+                quals.add(self.w.def_qualname(name))  # a function a wrapper summary names
             elif kind == "param" and b[1] is not None:
                 q = self.value_qualname(b[1], self.w.scopes[bscope].parent, depth) if depth < 8 else None
                 if q is None:
@@ -952,6 +981,57 @@ class _Resolver:
                                                    import_time))
                 self.element_reads(part, ("A", part.attr), scope, import_time)
 
+    # -- what functions return ------------------------------------------------
+    def returns(self) -> tuple:
+        """``FileFacts.returns``: what the module's top-level functions give back."""
+        out = []
+        module_bindings = self.w.scopes[0].bindings
+        for name, scope in self.w.functions:
+            # Bound once, by this def: what callers of the name call.
+            if scope not in self.w.generators and module_bindings[name] == [("def", scope)]:
+                out.append((name, tuple(self.value(v, scope) for v in self.w.returns[scope])))
+        return tuple(out)
+
+    def value(self, node, scope: int, depth: int = 0) -> tuple:
+        """A returned expression as data: ``("qual", qualname)``, ``("def",
+        name)`` (a top-level function of this file), ``("param", index)`` (a
+        positional parameter of the function), ``("place", key)`` (a name
+        only ever assigned), ``("attr", value, name)``, ``("call", callee,
+        positional arguments before any ``*``)``, ``("free", name)`` (bound
+        in no part parsed) or ``("other",)``."""
+        t = type(node)
+        if depth > 4 or node is None:
+            return _OTHER
+        if t is ast.Call:
+            args = []
+            for arg in node.args:
+                if type(arg) is ast.Starred:
+                    break
+                args.append(self.value(arg, scope, depth + 1))
+            return ("call", self.value(node.func, scope, depth + 1), tuple(args))
+        if t is ast.Attribute:
+            qual = self.value_qualname(node, scope, 0)
+            if qual is not None:
+                return ("qual", qual)
+            return ("attr", self.value(node.value, scope, depth + 1), node.attr)
+        if t is not ast.Name:
+            return _OTHER
+        qual, certain, _, bscope, _ = self.meaning(node.id, scope)
+        if qual is not None:
+            return ("qual", qual) if certain else _OTHER
+        bindings = self.w.lookup(scope, node.id)[1]
+        if not bindings:
+            return ("free", node.id)
+        kinds = {b[0] for b in bindings}
+        if len(bindings) == 1 and kinds == {"param"} and bscope == scope \
+                and bindings[0][2] is not None:
+            return ("param", bindings[0][2])
+        if len(bindings) == 1 and kinds == {"def"} and bscope == 0:
+            return ("def", node.id)
+        if kinds == {"assign"}:
+            return ("place", self._place_key(node.id, bscope))
+        return _OTHER
+
     def texts(self):
         """Where each string mentioning eventlet or greenlet sits."""
         out = []
@@ -1049,15 +1129,22 @@ def file_facts(source: bytes, module: str = "", is_package: bool = False,
     ``objects=False`` leaves out the occurrences (what ``scan`` and ``lint``
     do not need): the same references, in about half the time.
     """
+    tree = parse(source)
+    if isinstance(tree, str):
+        return _empty(module, tree)
+    return tree_facts(tree, module, is_package, tracked_roots, tracked_exact, objects)
+
+
+def parse(source: bytes) -> ast.Module | str:
+    """The tree of a file's bytes, or why there is none."""
     if len(source) > MAX_PARSE_BYTES:
-        return _empty(module, f"larger than {MAX_PARSE_BYTES} bytes, not parsed")
+        return f"larger than {MAX_PARSE_BYTES} bytes, not parsed"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes in old code
-            tree = ast.parse(source)
+            return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return _empty(module, f"{type(exc).__name__}: {exc}")
-    return tree_facts(tree, module, is_package, tracked_roots, tracked_exact, objects)
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _empty(module, error) -> FileFacts:
@@ -1095,4 +1182,4 @@ def tree_facts(tree: ast.Module, module: str = "", is_package: bool = False,
         tuple(Scope(s.kind, s.parent, s.name, s.span) for s in walker.scopes),
         tuple(frozenset(s.bindings) for s in walker.scopes),
         exports, frozenset(walker.all_names), block_end, first_stmt, future_end,
-        resolver.texts())
+        resolver.texts(), resolver.returns())

@@ -222,7 +222,7 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
         found += [i - k for i in at for needle, k in members
                   if i >= k and source.startswith(needle, i - k)]
     size = len(source)
-    for name in _REBOUND:
+    for name in _REBOUND if needles else ():  # no needle: no call rule wanted
         after = len(name)
         for i in _find_all(source, name):
             # Most hits (mock.patch, import time) fail on the next byte.

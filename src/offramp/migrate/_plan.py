@@ -93,8 +93,11 @@ def _inside(inner, outer) -> bool:
 
 
 class Project:
-    def __init__(self, files: list[SourceFile], known_modules=()):
+    def __init__(self, files: list[SourceFile], known_modules=(), makers=None):
         self.files = files
+        # Scan only: functions that return an eventlet object, as the
+        # constructor whose object they return (``_returns``).
+        self.makers = makers or {}
         counts = defaultdict(int)
         for f in files:
             counts[f.module] += 1
@@ -305,7 +308,7 @@ class Project:
         bind_targets: set[tuple] = set()  # (file, span) of stores that are alias/creation binds
         for i, f in enumerate(self.files):
             for ref in f.facts.refs:
-                rule = constructor_rule(ref.qualname)
+                rule = constructor_rule(self.makers.get(ref.qualname, ref.qualname))
                 if rule is None or ref.shape[0] != "call":
                     continue
                 result = ref.shape[1].result

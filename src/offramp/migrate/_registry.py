@@ -113,6 +113,11 @@ class Rule:
     blocked: ClassVar[dict[str, str]] = {}
     # The object must be read (an unread one would lose an exception).
     must_be_read: ClassVar[str] = ""
+    # Methods of the object that return another eventlet object: method
+    # name -> a constructor that makes the same kind (``GreenPool.spawn``
+    # gives what ``eventlet.greenthread.spawn`` gives).  Scan follows those
+    # objects when a function returns them (``_returns``).
+    makes: ClassVar[dict[str, str]] = {}
 
     # -- what scan says about uses -------------------------------------------
     # Method or attribute of the object -> the suggestion for that use.  A

@@ -107,3 +107,31 @@ def read(path: str, limit: int = sys.maxsize) -> bytes | None:
         return None if len(data) > limit else data
     finally:
         os.close(fd)
+
+
+class ModuleNames:
+    """Dotted module names from the package layout (``__init__.py`` chains)."""
+
+    def __init__(self):
+        self._pkg: dict[str, list[str]] = {}
+
+    def _package_parts(self, directory: str) -> list[str]:
+        cached = self._pkg.get(directory)
+        if cached is None:
+            if os.path.isfile(os.path.join(directory, "__init__.py")):
+                parent = os.path.dirname(directory)
+                cached = (self._package_parts(parent) if parent != directory else []) \
+                    + [os.path.basename(directory)]
+            else:
+                cached = []
+            self._pkg[directory] = cached
+        return cached
+
+    def name(self, real_path: str) -> tuple[str, bool]:
+        """``(module, is_package)`` of a file's absolute path."""
+        directory, base = os.path.split(real_path)
+        stem = base[:-3] if base.endswith(".py") else base
+        parts = self._package_parts(directory)
+        if stem == "__init__":
+            return ".".join(parts), True
+        return ".".join(parts + [stem]), False

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from offramp.migrate._facts import file_facts
 from offramp.migrate._registry import Edit, Fix, needles
-from offramp.migrate._walk import DEFAULT_EXCLUDES, walk
+from offramp.migrate._walk import DEFAULT_EXCLUDES, ModuleNames, walk
 
 # Below this much work a process pool costs more than it saves.
 POOL_MIN_FILES = 12
@@ -112,35 +112,6 @@ def keep_ranges(source: bytes) -> tuple[tuple, bool]:
             ranges[node.lineno] = (min(first, node.lineno), max(ranges[node.lineno][1],
                                                                  node.end_lineno))
     return tuple(sorted(ranges.values())), False
-
-
-# -- module names --------------------------------------------------------------
-
-class _Modules:
-    """Dotted module names from the package layout (``__init__.py`` chains)."""
-
-    def __init__(self):
-        self._pkg: dict[str, list[str]] = {}
-
-    def _package_parts(self, directory: str) -> list[str]:
-        cached = self._pkg.get(directory)
-        if cached is None:
-            if os.path.isfile(os.path.join(directory, "__init__.py")):
-                parent = os.path.dirname(directory)
-                cached = (self._package_parts(parent) if parent != directory else []) \
-                    + [os.path.basename(directory)]
-            else:
-                cached = []
-            self._pkg[directory] = cached
-        return cached
-
-    def name(self, real_path: str) -> tuple[str, bool]:
-        directory, base = os.path.split(real_path)
-        stem = base[:-3] if base.endswith(".py") else base
-        parts = self._package_parts(directory)
-        if stem == "__init__":
-            return ".".join(parts), True
-        return ".".join(parts + [stem]), False
 
 
 def _facts_job(args):
@@ -303,7 +274,7 @@ def rewrite_tree(root: str, write: bool = False, excludes: tuple[str, ...] = DEF
     single = not os.path.isdir(real_root)
     base = os.path.dirname(real_root) if single else real_root
     run = Run()
-    modules = _Modules()
+    modules = ModuleNames()
     wanted = needles()
     candidates = []  # (shown, real, rel, data)
     seen = set()

@@ -21,6 +21,7 @@ from offramp.migrate._batch import analyze_files
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
+from offramp.migrate._returns import follow
 from offramp.migrate._survey import counting, survey
 from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
 
@@ -81,7 +82,7 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         entries.append(entry)
         marks.append(len(walk_errors))
     look = counting(utf8, legacy_binary, Prefilter(needles()), STREAM_BYTES)
-    picked = []  # (rel, data, where its warning goes in result.warnings)
+    picked = []  # (rel, path, data, where its warning goes in result.warnings)
     told = 0
     for entry, mark, seen in zip(entries, marks, survey(entries, look, jobs)):
         result.warnings += walk_errors[told:mark]
@@ -92,11 +93,12 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         elif seen.too_big:
             result.warnings.append(f"{entry.rel}: larger than {STREAM_BYTES} bytes, counted only")
         elif seen.data is not None:
-            picked.append((entry.rel, seen.data, len(result.warnings)))
+            picked.append((entry.rel, entry.path, seen.data, len(result.warnings)))
     result.warnings += walk_errors[told:]
-    analyses = analyze_files([(data, "") for _, data, _ in picked], cache, jobs)
+    analyses = analyze_files([(data, "") for _, _, data, _ in picked], cache, jobs)
+    follow([(path, data) for _, path, data, _ in picked], analyses, cache)
     fallbacks = []
-    for (rel, data, mark), analysis in zip(picked, analyses):
+    for (rel, _, data, mark), analysis in zip(picked, analyses):
         if analysis.error:
             fallbacks.append((mark, f"{rel}: {analysis.error}; fell back to text matching"))
         if imports_eventlet(data):

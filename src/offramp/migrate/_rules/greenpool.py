@@ -24,6 +24,7 @@ class GreenPool(Rule):
     constructors = {name: Ctor("offramp.get_executor", ("offramp",), keep_args=False)
                     for name in ("eventlet.GreenPool", "eventlet.greenpool.GreenPool")}
     harmless = frozenset({"is"})
+    makes = {"spawn": "eventlet.greenthread.spawn"}
     blocked = {
         "spawn_n": f"spawn_n on a pool: {_LOST}",
         "spawn": f"spawn on a pool returns a GreenThread: {_LOST} unless it is waited for",
