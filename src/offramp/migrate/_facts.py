@@ -267,9 +267,10 @@ class _Walker:
 
     # -- the walk --------------------------------------------------------------
     def visit(self, node, scope, deferred, ann=False):
-        method = getattr(self, "v_" + type(node).__name__, None)
+        # One dict lookup per node: a walk visits tens of thousands.
+        method = _VISITORS.get(type(node))
         if method is not None:
-            method(node, scope, deferred, ann)
+            method(self, node, scope, deferred, ann)
         else:
             self.children(node, scope, deferred, ann)
 
@@ -552,6 +553,11 @@ class _Walker:
 
     def v_JoinedStr(self, node, scope, deferred, ann):
         self.children(node, scope, deferred, ann)
+
+
+#: Node type -> the walker's ``v_<Type>`` method, for ``_Walker.visit``.
+_VISITORS = {getattr(ast, name[2:]): method for name, method in vars(_Walker).items()
+             if name.startswith("v_") and isinstance(getattr(ast, name[2:], None), type)}
 
 
 class _Resolver:
