@@ -52,33 +52,15 @@ def fork_map(func: Callable, items: Sequence, shares: Sequence[Sequence[int]]) -
     A child that fails has its share done here, so an error is raised
     here as it would be without children.
     """
-    children = []  # (pid, read end, share)
-    for share in shares[1:]:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as out:
-                    pickle.dump([func(items[i]) for i in share], out, pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, share))
+    children = [(_fork(lambda share=share: [func(items[i]) for i in share]), share)
+                for share in shares[1:]]
     out: list = [None] * len(items)
     for i in shares[0] if shares else ():
         out[i] = func(items[i])
-    for pid, read_end, share in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            received = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            results = pickle.loads(received) if status == 0 else None
-        except Exception:  # a child cut short: its share is done here instead
-            results = None
+    for child, share in children:
+        results = _received(*child)
         if results is None or len(results) != len(share):
+            # A child cut short: its share is done here instead.
             results = [func(items[i]) for i in share]
         for i, result in zip(share, results):
             out[i] = result
@@ -106,42 +88,50 @@ def fork_pull(func: Callable, items: Sequence, order: Sequence[int], workers: in
     if not fits:
         os.close(tasks_read)
         return fork_map(func, items, [order[k::workers] for k in range(workers)])
-    children = []  # (pid, read end)
-    for _ in range(workers - 1):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                os.close(read_end)
-                done = [(i, func(items[i])) for i in _pulled(tasks_read)]
-                with os.fdopen(write_end, "wb") as out:
-                    pickle.dump(done, out, pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end))
+    children = [_fork(lambda: [(i, func(items[i])) for i in _pulled(tasks_read)])
+                for _ in range(workers - 1)]
     out: list = [_MISSING] * len(items)
     try:
         for i in _pulled(tasks_read):
             out[i] = func(items[i])
     finally:
         os.close(tasks_read)
-    for pid, read_end in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            received = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            done = pickle.loads(received) if status == 0 else []
-        except Exception:  # a child cut short: what it took is done below
-            done = []
-        for i, result in done:
+    for child in children:
+        for i, result in _received(*child) or ():  # a child cut short: done below
             out[i] = result
     for i in order:
         if out[i] is _MISSING:
             out[i] = func(items[i])
     return out
+
+
+def _fork(work: Callable[[], list]) -> tuple[int, int]:
+    """A child that runs ``work()`` and sends its result back, pickled,
+    through a pipe: ``(pid, read end)``."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(work(), out, pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _received(pid: int, read_end: int) -> list | None:
+    """What a child of ``_fork`` sent, or None if it failed."""
+    with os.fdopen(read_end, "rb") as pipe:
+        received = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        return pickle.loads(received) if status == 0 else None
+    except Exception:  # cut short mid-write
+        return None
 
 
 def _pulled(fd: int) -> Iterator[int]:
