@@ -160,12 +160,12 @@ class _Proof:
                 qualname = made.pop()
                 kept = any(key[0] == "G" for key in keys)  # outlives a call
                 for key in keys:
-                    if key[0] == "L":
-                        self._places[("L", key[2], key[3])] = qualname
-                    elif key[0] == "G":
-                        self._places[("G", key[2])] = qualname
-                    if kept and key[0] in ("L", "G"):
-                        self.kept.add(("L", key[2], key[3]) if key[0] == "L" else ("G", key[2]))
+                    if key[0] not in ("L", "G"):
+                        continue
+                    place = ("L", key[2], key[3]) if key[0] == "L" else ("G", key[2])
+                    self._places[place] = qualname
+                    if kept:
+                        self.kept.add(place)
         return self._places
 
 
