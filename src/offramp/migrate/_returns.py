@@ -20,8 +20,9 @@ nova's ``utils.spawn(f)`` returns ``pass_context(_get_default_green_pool()
 
 A wrapper's callers are followed one file deep: a wrapper of a wrapper
 in a third file is not.  A getter of a kept object (``return
-DEFAULT_GREEN_POOL``) is not followed either: its calls make nothing.  ``rewrite`` never sees wrappers: it only
-rewrites what it can prove from eventlet's own names.
+DEFAULT_GREEN_POOL``) is not followed either: its calls make nothing.
+``rewrite`` never sees wrappers: it only rewrites what it can prove from
+eventlet's own names.
 """
 
 from __future__ import annotations
