@@ -4,7 +4,8 @@ import pytest
 
 from offramp.migrate._analyze import _needles, _with_bound_names, analyze, analyze_whole
 from offramp.migrate._facts import tree_facts
-from offramp.migrate._fragments import parse_parts
+from offramp.migrate._fragments import _ANY_CASE, parse_parts
+from offramp.migrate._registry import call_rules
 
 from .fragment_check import compare, summary
 
@@ -27,9 +28,20 @@ CASES = {
                + "\n    @property\n    def busy(self):\n        return self._pool.running()\n\n"
                "    def go(self):\n        self._pool.spawn_n(f)\n\n\nclass Other:\n"
                "    def run(self, m):\n        m._pool.waitall()\n",
-    # A module rebound where nothing names eventlet changes what calls mean.
-    "rebound": "import time\n\nimport eventlet\n" + FILLER + "\n\ndef f():\n    time.sleep(0)\n"
-               "\n\ntime = FakeTime()\n",
+    # A module rebound where nothing names eventlet changes what calls mean:
+    # time.sleep(0) is datetime.time.sleep(0) here (after a part that would
+    # be left out otherwise).
+    "rebound": "import datetime\nimport time\n\nimport eventlet\n\n\ndef f():\n"
+               "    time.sleep(0)\n    eventlet.sleep(1)\n" + FILLER + "\n\ntime = datetime.time\n",
+    # The same for a mock target.
+    "rebound_mock": "from unittest import mock\n\nimport eventlet\nimport fixtures\n\n\n"
+                    "@mock.patch('threading.Event.wait')\ndef test(m):\n    eventlet.sleep(1)\n"
+                    + FILLER + "\n\nmock = fixtures.MockPatch\n",
+    # Every head a unit can start with, members too: async, tabs, stacked decorators.
+    "heads": "import eventlet\n" + FILLER + "\n\nasync def a():\n    eventlet.sleep(1)\n"
+             "\n\ndef\tb():\n    pass\n\n\nclass\tC:\n    x = 1\n\n    @one\n    @two\n"
+             "    def m(self):\n        eventlet.spawn(f)\n\n    async def n(self):\n"
+             "        pass\n\n    class Inner:\n        pass\n",
     # def lines inside a string: the cut cannot be trusted, the whole file is parsed.
     "code_in_string": "import eventlet\n\nSCRIPT = '''\ndef inner():\n    pass\n\n\n"
                       "class Fake:\n    def run(self):\n        return 1\n'''\n" + FILLER +
@@ -51,11 +63,20 @@ def test_parts_agree_with_the_whole_file(name):
     assert analyze_whole(source).findings or name == "code_in_string"
 
 
+def test_call_rules_needles_are_matched_as_written():
+    """Rebound modules are looked for only where a needle matched as
+    written was found: that holds while no call rule's needle is one
+    matched in any case."""
+    for rule in call_rules():
+        assert rule.needles, rule.kind
+        assert not set(rule.needles) & set(_ANY_CASE), rule.kind
+
+
 def parts_of(source: bytes):
     return parse_parts(source, _needles(), lambda tree: _with_bound_names(tree_facts(tree)))
 
 
-@pytest.mark.parametrize("name", ["names", "members", "strings"])
+@pytest.mark.parametrize("name", ["names", "members", "strings", "heads"])
 def test_parts_leave_out_what_does_not_matter(name):
     parts = parts_of(CASES[name].encode())
     assert parts is not None

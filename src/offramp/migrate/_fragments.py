@@ -34,8 +34,6 @@ from offramp.migrate._prefilter import gates
 
 # What starts a unit: a def, a class or a decorator, at the unit's indentation.
 _HEADS = (b"@", b"def ", b"def\t", b"async def ", b"class ", b"class\t")
-_HEAD_PREFIXES = (b"@", b"def", b"async def", b"class")
-_HEAD_ENDS = (b" ", b"\t")
 _ANY_CASE = (b"eventlet", b"greenlet")
 _MEMBER_INDENT = re.compile(rb"\n( +)(?:@|def[ \t]|async[ \t]+def[ \t]|class[ \t])")
 # Rebinding a module a call rule looks at (``time = FakeTime()``) changes
@@ -72,14 +70,9 @@ def _find_all(source: bytes, needle: bytes, lo: int = 0, hi: int | None = None) 
 def _starts(source: bytes, indent: bytes, lo: int, hi: int) -> list[int]:
     """Starts of the lines in ``[lo, hi)`` that begin, at ``indent``, a def, a
     class or a decorator; decorators and what they decorate are one start."""
-    found = []
-    for head in _HEAD_PREFIXES:  # a pass each: "def" stands for "def " and "def\t"
-        at = len(indent) + 1 + len(head)
-        found += [i + 1 for i in _find_all(source, b"\n" + indent + head, max(lo - 1, 0), hi)
-                  if head == b"@" or source[i + at:i + at + 1] in _HEAD_ENDS]
+    found = [m.start() + 1 for m in _head_at(indent).finditer(source, max(lo - 1, 0), hi)]
     if lo == 0 and not indent and source.startswith(_HEADS):
-        found.append(0)
-    found.sort()
+        found.insert(0, 0)
     out = []
     in_decorators = False
     at = len(indent)
@@ -88,6 +81,13 @@ def _starts(source: bytes, indent: bytes, lo: int, hi: int) -> list[int]:
             out.append(start)
         in_decorators = source[start + at] == 0x40  # "@"
     return out
+
+
+@functools.cache
+def _head_at(indent: bytes) -> re.Pattern:
+    # One pass for every head; the leading newline lets the search skip
+    # from line to line at memchr speed.
+    return re.compile(b"\\n" + re.escape(indent) + rb"(?:@|(?:def|class|async def)[ \t])")
 
 
 def _units(source: bytes) -> list[_Unit]:
@@ -212,6 +212,7 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
     for needle in needles:
         if needle in _ANY_CASE:
             found += _find_all(lowered, needle)
+    any_case = len(found)
     for gate, members in _gates(needles):
         at = _find_all(source, gate)
         if len(members) == 1 and members[0][0] == gate:
@@ -221,8 +222,10 @@ def _needle_hits(source: bytes, lowered: bytes, needles: tuple) -> list[int]:
         # pass finds the gate, each occurrence is checked for each needle.
         found += [i - k for i in at for needle, k in members
                   if i >= k and source.startswith(needle, i - k)]
+    # Only call rules look at the rebound modules, and their needles are
+    # all matched as written: with none of those here, no call can match.
     size = len(source)
-    for name in _REBOUND if needles else ():  # no needle: no call rule wanted
+    for name in _REBOUND if len(found) > any_case else ():
         after = len(name)
         for i in _find_all(source, name):
             # Most hits (mock.patch, import time) fail on the next byte.
