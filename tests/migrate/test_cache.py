@@ -170,7 +170,8 @@ alone = [analyze(data) for data, _ in sources]
 _batch.PARALLEL_BYTES = 0
 batches, parent, job = [], os.getpid(), _batch._analyze_job
 in_workers = _batch._in_workers
-_batch._in_workers = lambda items, n: batches.append((len(items), n)) or in_workers(items, n)
+_batch._in_workers = (lambda items, n, *rest: batches.append((len(items), n))
+                      or in_workers(items, n, *rest))
 if fail_in_child:
     def failing(data, module):
         if os.getpid() != parent:
@@ -182,6 +183,7 @@ pooled = _batch.analyze_files(sources, cache, jobs=2)
 assert batches == [(5, 2)], batches  # each content once; the prefilter is scan's, not here
 assert pooled == alone
 assert all(f.rule is rule_for(f.name) for a in pooled for f in a.findings if f.how == "code")
+# The workers stored their entries: the second run analyses nothing.
 assert _batch.analyze_files(sources, cache, jobs=2) == alone and batches == [(5, 2)]
 print("ok")
 """

@@ -41,11 +41,10 @@ def analyze_files(sources: Sequence[tuple], cache: Cache | None = None,
         todo.append(i)
     workers = min(jobs or available_cpus(), len(todo))
     if workers > 1 and sum(len(sources[i][0]) for i in todo) >= PARALLEL_BYTES and can_fork():
-        payloads = _in_workers([sources[i] for i in todo], workers)
+        payloads = _in_workers([sources[i] for i in todo], workers,
+                               cache, [blobs.get(i) for i in todo])
         for i, payload in zip(todo, payloads):
             out[i] = loads(payload)
-            if cache is not None:
-                cache.put(blobs[i], entry_key(*sources[i][1:]), payload)
     else:
         for i in todo:
             out[i] = analyze(*sources[i])
@@ -62,8 +61,17 @@ def _analyze_job(data: bytes, *how) -> bytes:
     return dumps(analyze(data, *how))
 
 
-def _in_workers(items: list[tuple], workers: int) -> list[bytes]:
-    """Each item analysed in one of ``workers`` processes (see ``_forked``),
-    largest first: parse time grows with size."""
-    largest_first = sorted(range(len(items)), key=lambda i: -len(items[i][0]))
-    return fork_pull(lambda item: _analyze_job(*item), items, largest_first, workers)
+def _in_workers(sources: list[tuple], workers: int, cache: Cache | None,
+                blobs: list) -> list[bytes]:
+    """Each source analysed in one of ``workers`` processes (see ``_forked``),
+    largest first: parse time grows with size.  The worker stores its
+    entries in the cache too, so the writes run on every core."""
+
+    def job(i: int) -> bytes:
+        payload = _analyze_job(*sources[i])
+        if cache is not None:
+            cache.put(blobs[i], entry_key(*sources[i][1:]), payload)
+        return payload
+
+    largest_first = sorted(range(len(sources)), key=lambda i: -len(sources[i][0]))
+    return fork_pull(job, range(len(sources)), largest_first, workers)

@@ -137,8 +137,10 @@ class Cache:
         return cls() if enabled and not disabled_by_env() else None
 
     def _path(self, blob: str, module: str) -> str:
+        # One flat directory: a cold scan writes an entry per analysed file,
+        # and a directory made for each would cost more than the writes.
         key = blob if not module else hashlib.sha1(f"{blob}\0{module}".encode()).hexdigest()
-        return os.path.join(self.dir, key[:2], key[2:])
+        return os.path.join(self.dir, key)
 
     def get(self, blob: str, module: str = "") -> Analysis | None:
         self._open()
@@ -177,11 +179,15 @@ class Cache:
         """Whole or not at all: a temporary file renamed into place.  A
         cache that cannot be written is skipped, never an error of the run."""
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
             # Named by process and a counter, not by tempfile (whose import
             # alone costs a cold scan more than all its writes).
             tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{next(_TMP_NAMES)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            try:
+                fd = os.open(tmp, flags, 0o600)
+            except FileNotFoundError:  # the directory went away since _open
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(tmp, flags, 0o600)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(payload)
