@@ -119,6 +119,12 @@ def test_spawn_that_is_waited_for_does_not_suggest_a_bare_offramp_spawn():
     assert suggestion == "offramp.spawn(...), with .result() where it is .wait()ed"
 
 
+def test_a_spawn_nobody_reads_is_told_so_in_a_file_that_binds_nothing():
+    # No assignment anywhere: the uses are still looked at, and there are none.
+    (kind, _, suggestion, _), = at("import eventlet\n\n\ndef g():\n    eventlet.spawn(f)\n", 5)
+    assert kind == "spawn" and "nobody reads the result" in suggestion
+
+
 STRINGS = """\
 import os
 from unittest import mock

@@ -307,8 +307,6 @@ def _objects(facts: FileFacts, found: list, makers: dict) -> None:
     """The uses of eventlet-made objects (``pool.spawn_n``, ``e.send(42)``),
     followed through the file's places by the same pass ``rewrite`` uses;
     and the creations' suggestions, which depend on those uses."""
-    if not facts.occurrences:
-        return
     project = Project([SourceFile("", facts.module, facts)], makers=makers)
     groups, _stores, uses, _binds = project.object_groups()
     creation_at = {(f.line, f.col, f.name): i for i, f in enumerate(found)}
