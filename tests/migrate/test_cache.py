@@ -233,6 +233,24 @@ def test_analysis_workers_pull_the_next_item_when_free():
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
 
 
+COLLECTOR = """
+import gc
+from offramp.migrate._forked import fork_map, fork_pull
+
+assert gc.isenabled()
+assert fork_map(lambda _: gc.isenabled(), range(4), [[0, 2], [1, 3]]) == [False] * 4
+assert fork_pull(lambda _: gc.isenabled(), range(4), [3, 2, 1, 0], 2) == [False] * 4
+assert gc.isenabled()
+print("ok")
+"""
+
+
+def test_workers_run_without_the_cycle_collector_and_give_it_back():
+    out = subprocess.run([sys.executable, "-c", COLLECTOR], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
+
+
 @pytest.mark.parametrize("data", [
     b"", b"import os\n", b"eventlet", b"x = greenlet.getcurrent()", b"time.sleep( 0)",
     b"mock.patch('threading.Event.wait')", b"Event", b"'Event'", b'"Event"', b"EVENTLET",
