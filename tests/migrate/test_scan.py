@@ -183,21 +183,43 @@ def test_cli_excludes_and_legacy_grep(tmp_path):
 
 
 SURVEY_IN_WORKERS = """
-import sys
-from offramp.migrate import _survey, lint, scan as scan_module
+import os, sys
+from offramp.migrate import _batch, _survey, lint, scan as scan_module
+from offramp.migrate._cache import Cache
 
-root = sys.argv[1]
-forks = []
-fork_map = _survey.fork_map
-_survey.fork_map = lambda *args: forks.append(1) or fork_map(*args)
+root, cache_dir = sys.argv[1], sys.argv[2]
+forks, here = [], []
+fork_pull = _survey.fork_pull
+_survey.fork_pull = lambda *args: forks.append(1) or fork_pull(*args)
+analyze_files = _batch.analyze_files
+_batch.analyze_files = lambda sources, *args: here.append(len(sources)) or analyze_files(
+    sources, *args)
 scan_module.STREAM_BYTES = 3000  # one file is streamed, with its warning in place
 alone = scan_module.scan(root, utf8=True, jobs=1).as_dict()
 linted = lint.lint(root, jobs=1)
-assert forks == []
+assert forks == [] and all(here), here
 _survey.PARALLEL_FILES = 0
+here.clear()
 assert scan_module.scan(root, utf8=True, jobs=2).as_dict() == alone
 assert lint.lint(root, jobs=2) == linted
 assert len(forks) == 2, forks
+assert here == [0, 0], here  # the workers analysed every file they kept
+# With a cache: the workers store what they analyse, and read it back.
+cold = scan_module.scan(root, utf8=True, jobs=2, cache=Cache(cache_dir)).as_dict()
+stored = sorted(os.listdir(Cache(cache_dir).base))
+assert cold == alone and stored and os.listdir(os.path.join(cache_dir, stored[0]))
+assert lint.lint(root, jobs=2, cache=Cache(cache_dir)) == linted  # reads z_big.py whole
+warm = Cache(cache_dir)
+
+
+def analysed_again(*args):
+    raise AssertionError("a stored file was analysed again")
+
+
+_batch._analyze_job = analysed_again
+assert scan_module.scan(root, utf8=True, jobs=2, cache=warm).as_dict() == alone
+assert lint.lint(root, jobs=2, cache=warm) == linted
+assert here == [0, 0, 0, 0, 0, 0], here
 assert any("counted only" in w for w in alone["warnings"]), alone["warnings"]
 print("ok")
 """
@@ -207,8 +229,8 @@ def test_files_read_in_worker_processes_give_the_same_scan_and_lint(tmp_path):
     root = build_tree(tmp_path)
     (root / "pkg" / "z_big.py").write_text("import eventlet\n" * 400)
     # In a process of its own: a test runner's threads rule out forking.
-    out = subprocess.run([sys.executable, "-c", SURVEY_IN_WORKERS, str(root)],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", SURVEY_IN_WORKERS, str(root),
+                          str(tmp_path / "cache")], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
 
 

@@ -8,7 +8,7 @@ change what it returns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from offramp.migrate._analyze import Analysis, analyze
 from offramp.migrate._cache import Cache, blob_id, dumps, entry_key, loads
@@ -54,6 +54,34 @@ def analyze_files(sources: Sequence[tuple], cache: Cache | None = None,
         for i in same:
             out[i] = out[original]
     return out  # type: ignore[return-value]  # every slot is filled above
+
+
+def analysed(cache: Cache | None) -> Callable[[bytes], bytes]:
+    """A file's analysis as the cache stores it, from the cache where it
+    has it: for the worker that read the file (``_survey``), which also
+    stores what it analyses.  :func:`analyses_of` takes its output."""
+    if cache is not None:
+        cache.open()  # here, before the workers fork: once per run
+
+    def analysis(data: bytes) -> bytes:
+        blob = blob_id(data) if cache is not None else ""
+        payload = cache.payload(blob) if cache is not None else None
+        if payload is None:
+            payload = _analyze_job(data)
+            if cache is not None:
+                cache.put(blob, "", payload)
+        return payload
+
+    return analysis
+
+
+def analyses_of(kept: Sequence[tuple[bytes, bytes | None]], cache: Cache | None = None,
+                jobs: int | None = None) -> list[Analysis]:
+    """The analysis of each ``(data, payload)``: the payload a worker made
+    (:func:`analysed`), or, for the files read here, one made now."""
+    todo = [data for data, payload in kept if payload is None]
+    fresh = iter(analyze_files([(data, "") for data in todo], cache, jobs))
+    return [next(fresh) if payload is None else loads(payload) for _, payload in kept]
 
 
 def _analyze_job(data: bytes, *how) -> bytes:

@@ -143,25 +143,35 @@ class Cache:
         return os.path.join(self.dir, key)
 
     def get(self, blob: str, module: str = "") -> Analysis | None:
-        self._open()
+        entry = self._entry(blob, module)
+        return None if entry is None else entry[1]
+
+    def payload(self, blob: str, module: str = "") -> bytes | None:
+        """The entry as stored (``dumps`` output), for a worker to send on."""
+        entry = self._entry(blob, module)
+        return None if entry is None else entry[0]
+
+    def _entry(self, blob: str, module: str) -> tuple[bytes, Analysis] | None:
+        self.open()
         try:
             with open(self._path(blob, module), "rb") as fh:
-                analysis = loads(fh.read())
+                payload = fh.read()
+            analysis = loads(payload)
         except Exception:  # missing, unreadable or corrupt: all mean "analyse again"
             self.misses += 1
             return None
         self.hits += 1
-        return analysis
+        return payload, analysis
 
     def put(self, blob: str, module: str, payload: bytes) -> None:
         """Store one entry (``dumps`` output)."""
-        self._open()
+        self.open()
         self._write(self._path(blob, module), payload)
 
     def load_counts(self, mode: str) -> dict:
         """``trend``'s per-blob line counts for one counting ``mode`` (the
         locale and binary-file rules), or an empty table."""
-        self._open()
+        self.open()
         try:
             with open(os.path.join(self.dir, f"counts-{mode}"), "rb") as fh:
                 counts = pickle.load(fh)
@@ -170,7 +180,7 @@ class Cache:
         return counts if isinstance(counts, dict) else {}
 
     def save_counts(self, mode: str, counts: dict) -> None:
-        self._open()
+        self.open()
         self._write(os.path.join(self.dir, f"counts-{mode}"),
                     pickle.dumps(counts, pickle.HIGHEST_PROTOCOL))
 
@@ -198,7 +208,7 @@ class Cache:
         except OSError:
             pass
 
-    def _open(self) -> None:
+    def open(self) -> None:
         """Once per run: mark this engine's directory used, and drop the
         directories of other engines unused for ``STALE_DAYS``."""
         if self.dir:

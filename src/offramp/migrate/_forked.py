@@ -3,9 +3,10 @@
 A plain fork rather than a process pool: the children already hold the
 items and everything imported, so nothing is imported or sent to them,
 and starting one costs a few milliseconds instead of a pool's tens.
-``scan`` and ``lint`` use it twice: to read and count a tree's files
-(many small items, dealt in advance), then to analyse the few worth
-parsing (few items of very different cost, pulled one at a time).
+``scan`` and ``lint`` read, count and analyse a tree's files with it
+(many items, pulled a few at a time); a second pass analyses files
+again with other files' wrappers (few items of very different cost,
+largest first).
 """
 
 from __future__ import annotations
@@ -38,12 +39,6 @@ def can_fork() -> bool:
     if patcher is not None and patcher.is_monkey_patched("thread"):
         return False
     return hasattr(os, "fork") and threading.active_count() == 1
-
-
-def interleaved(count: int, workers: int) -> list[list[int]]:
-    """Indices dealt like cards: neighbours (files of one directory, alike
-    in size) go to different shares."""
-    return [list(range(start, count, workers)) for start in range(workers)]
 
 
 @contextmanager
@@ -85,15 +80,19 @@ def fork_map(func: Callable, items: Sequence, shares: Sequence[Sequence[int]]) -
 
 
 @_without_cycle_collection()
-def fork_pull(func: Callable, items: Sequence, order: Sequence[int], workers: int) -> list:
+def fork_pull(func: Callable, items: Sequence, order: Sequence[int], workers: int,
+              batch: int = 1) -> list:
     """``[func(item) for item in items]``, in order, on ``workers``
-    processes that each take the next index of ``order`` (every index of
-    ``items``) when done with the last: put the costliest first, and no
-    process waits on another's last big item while it could have helped.
+    processes that each take the next ``batch`` indices of ``order``
+    (every index of ``items``) when done with the last: put the costliest
+    first, and no process waits on another's last big item while it could
+    have helped.
 
     The indices go through one pipe, written whole before the fork, that
-    every process reads 4 bytes at a time (a pipe read is atomic). When
-    they do not fit the pipe, the items are dealt in advance instead.
+    every process reads ``batch`` indices at a time (a pipe read is
+    atomic, and every read takes a multiple of an index's 4 bytes, so
+    none is split). When they do not fit the pipe, the items are dealt
+    in advance instead.
     """
     tasks_read, tasks_write = os.pipe()
     os.set_blocking(tasks_write, False)
@@ -106,11 +105,11 @@ def fork_pull(func: Callable, items: Sequence, order: Sequence[int], workers: in
     if not fits:
         os.close(tasks_read)
         return fork_map(func, items, [order[k::workers] for k in range(workers)])
-    children = [_fork(lambda: [(i, func(items[i])) for i in _pulled(tasks_read)])
+    children = [_fork(lambda: [(i, func(items[i])) for i in _pulled(tasks_read, batch)])
                 for _ in range(workers - 1)]
     out: list = [_MISSING] * len(items)
     try:
-        for i in _pulled(tasks_read):
+        for i in _pulled(tasks_read, batch):
             out[i] = func(items[i])
     finally:
         os.close(tasks_read)
@@ -152,6 +151,7 @@ def _received(pid: int, read_end: int) -> list | None:
         return None
 
 
-def _pulled(fd: int) -> Iterator[int]:
-    while len(chunk := os.read(fd, _INDEX.size)) == _INDEX.size:
-        yield _INDEX.unpack(chunk)[0]
+def _pulled(fd: int, batch: int) -> Iterator[int]:
+    while chunk := os.read(fd, _INDEX.size * batch):
+        for (i,) in _INDEX.iter_unpack(chunk):
+            yield i

@@ -2,9 +2,12 @@
 keep the Python files worth analysing; on every core for a large tree.
 
 Reading and looking at 30 MB of files is as much work as analysing the
-few that matter, so it is split too: the files are dealt to forked
-children (``_forked``), which send back the counts and the bytes of the
-files they kept.
+few that matter, so it is split too: forked children (``_forked``) pull
+the files a few at a time, analyse the ones they keep as soon as they
+have read them, and send back the counts, the kept bytes and the
+analyses.  Reading is bound by memory and analysing by the processor, so
+doing both side by side beats one phase after the other (nova's cold
+scan: 240 to 200 ms).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from offramp.migrate import _grep, _walk
-from offramp.migrate._forked import available_cpus, can_fork, fork_map, interleaved
+from offramp.migrate._forked import available_cpus, can_fork, fork_pull
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._walk import Entry
 
 # Files below which one process beats forking another.
 PARALLEL_FILES = 256
+# Files a worker takes at a time: one pipe read each, and small enough to
+# keep the workers' ends close.
+BATCH = 8
 
 
 class Seen(NamedTuple):
@@ -26,14 +32,23 @@ class Seen(NamedTuple):
     data: bytes | None  # the bytes, for a file to analyse
     error: str | None = None  # why it could not be read
     too_big: bool = False  # counted as it streamed by, never held
+    analysis: bytes | None = None  # then(data), when a worker made it
 
 
-def survey(entries: Sequence, look: Callable[..., Seen],
-           jobs: int | None = None) -> list[Seen]:
-    """``look(entry)`` for each entry, in order."""
+def survey(entries: Sequence, look: Callable[..., Seen], jobs: int | None = None,
+           then: Callable[[bytes], bytes] | None = None) -> list[Seen]:
+    """``look(entry)`` for each entry, in order.  Where workers do it, each
+    kept file also gets ``then(data)`` as its ``analysis``; in this process
+    nothing does (the caller analyses the kept files together)."""
     workers = min(jobs or available_cpus(), len(entries))
     if workers > 1 and len(entries) >= PARALLEL_FILES and can_fork():
-        return fork_map(look, entries, interleaved(len(entries), workers))
+        def look_then(entry) -> Seen:
+            seen = look(entry)
+            if then is None or seen.data is None:
+                return seen
+            return seen._replace(analysis=then(seen.data))
+
+        return fork_pull(look_then, entries, range(len(entries)), workers, BATCH)
     return [look(entry) for entry in entries]
 
 

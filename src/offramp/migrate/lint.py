@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from offramp.migrate import _walk
 from offramp.migrate._analyze import Analysis
-from offramp.migrate._batch import analyze_files
+from offramp.migrate._batch import analysed, analyses_of
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
@@ -84,16 +84,17 @@ def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAU
         return Seen(0, data if wanted.wants(data) else None)
 
     picked = []  # (index of root, shown path, allowed, data)
-    for (index, entry, single), seen in zip(entries, survey(entries, look, jobs)):
+    for (index, entry, single), seen in zip(entries, survey(entries, look, jobs,
+                                                           analysed(cache))):
         if seen.data is None:
             continue
         shown = entry.path if single else os.path.join(roots[index], entry.rel)
         # Globs may be written relative to PATH or to the current directory.
         ok = allowed(entry.rel, allow) or allowed(shown, allow)
-        picked.append((index, shown, ok, seen.data))
-    analyses = analyze_files([(data, "") for *_, data in picked], cache, jobs)
+        picked.append((index, shown, ok, seen.data, seen.analysis))
+    analyses = analyses_of([(data, made) for *_, data, made in picked], cache, jobs)
     by_root: list[list[LintFinding]] = [[] for _ in roots]
-    for (index, shown, ok, _), analysis in zip(picked, analyses):
+    for (index, shown, ok, _, _), analysis in zip(picked, analyses):
         by_root[index].extend(LintFinding(shown, line, col, code, msg)
                               for line, col, code, msg in lint_analysis(analysis, ok))
     return [finding for found in by_root for finding in sorted(found)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from offramp.migrate import _grep
 from offramp.migrate._analyze import imports_eventlet
-from offramp.migrate._batch import analyze_files
+from offramp.migrate._batch import analysed, analyses_of
 from offramp.migrate._cache import Cache
 from offramp.migrate._prefilter import Prefilter
 from offramp.migrate._registry import needles
@@ -84,7 +84,7 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
     look = counting(utf8, legacy_binary, Prefilter(needles()), STREAM_BYTES)
     picked = []  # (rel, path, data, where its warning goes in result.warnings)
     told = 0
-    for entry, mark, seen in zip(entries, marks, survey(entries, look, jobs)):
+    for entry, mark, seen in zip(entries, marks, survey(entries, look, jobs, analysed(cache))):
         result.warnings += walk_errors[told:mark]
         told = mark
         result.lines += seen.count
@@ -93,12 +93,13 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         elif seen.too_big:
             result.warnings.append(f"{entry.rel}: larger than {STREAM_BYTES} bytes, counted only")
         elif seen.data is not None:
-            picked.append((entry.rel, entry.path, seen.data, len(result.warnings)))
+            picked.append((entry.rel, entry.path, seen.data, len(result.warnings),
+                           seen.analysis))
     result.warnings += walk_errors[told:]
-    analyses = analyze_files([(data, "") for _, _, data, _ in picked], cache, jobs)
-    follow([(path, data) for _, path, data, _ in picked], analyses, cache)
+    analyses = analyses_of([(data, made) for _, _, data, _, made in picked], cache, jobs)
+    follow([(path, data) for _, path, data, _, _ in picked], analyses, cache)
     fallbacks = []
-    for (rel, _, data, mark), analysis in zip(picked, analyses):
+    for (rel, _, data, mark, _), analysis in zip(picked, analyses):
         if analysis.error:
             fallbacks.append((mark, f"{rel}: {analysis.error}; fell back to text matching"))
         if imports_eventlet(data):
