@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        if argv is None and getattr(args, "quick_exit", False):
+            _output.quick_exit(code)
         return code
     except BrokenPipeError:
         return _output.silence_closed_stdout()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 # What a shell reports for a command killed by SIGPIPE, grep included.
@@ -86,6 +87,18 @@ def silence_closed_stdout() -> int:
     except (OSError, ValueError, AttributeError):  # an in-memory stdout has no descriptor
         pass
     return CLOSED_PIPE_STATUS
+
+
+def quick_exit(code: int) -> None:
+    """End the process now, as a read-only command's last step (``scan``,
+    ``lint``), when nothing is left that an exit would wait for or flush:
+    tearing the interpreter down, object by object, cost a cold scan of
+    cinder 12 ms, a twentieth of its time.  Otherwise return."""
+    if threading.active_count() > 1:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class progress:

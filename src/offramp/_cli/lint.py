@@ -17,7 +17,7 @@ def register(subparsers) -> None:
                    help="files allowed to import eventlet (repeatable; relative to PATH "
                         "or to the current directory)")
     add_cache_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, quick_exit=True)
 
 
 def run(args) -> int:

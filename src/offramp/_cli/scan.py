@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--legacy-grep", action="store_true",
                    help="count one line per matching binary file, like grep < 3.5")
     add_cache_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, quick_exit=True)
 
 
 def add_cache_argument(p) -> None:
