@@ -27,12 +27,19 @@ class Prefilter:
         self.groups = [(gate, tuple((low, tuple(written[low])) for low in members))
                        for gate, members in gates(tuple(written))]
 
-    def wants(self, data: bytes, lowered: bytes | None = None) -> bool:
+    def gates_in(self, lowered: bytes) -> list[bytes]:
+        """The gates ``lowered`` holds: a pass each.  ``scan`` asks first,
+        because the absence of a gate also tells it of other strings
+        (no ``event``, no ``eventlet`` to count)."""
+        return [gate for gate, _ in self.groups if gate in lowered]
+
+    def wants(self, data: bytes, lowered: bytes | None = None,
+              gates: list[bytes] | None = None) -> bool:
         """Whether ``data`` holds any needle (``lowered``: ``data.lower()``,
-        when the caller has it already)."""
+        and ``gates``: :meth:`gates_in`, when the caller has them already)."""
         lowered = data.lower() if lowered is None else lowered
         for gate, members in self.groups:
-            if gate in lowered:
+            if gate in lowered if gates is None else gate in gates:
                 for low, as_written in members:
                     if low in lowered and any(n in data for n in as_written):
                         return True

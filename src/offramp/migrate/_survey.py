@@ -56,6 +56,10 @@ def counting(utf8: bool, legacy_binary: bool, wanted: Prefilter, limit: int):
     """``scan``'s look: count every file, keep the ``.py`` files ``wanted``;
     a file above ``limit`` bytes is counted as it streams by."""
 
+    # Gates inside grep's needle (``event``): a file without them has no
+    # line to count.
+    inside = wanted.gates_in(_grep.NEEDLE)
+
     def look(entry: Entry) -> Seen:
         try:
             data = _walk.read(entry.path, limit)
@@ -67,8 +71,12 @@ def counting(utf8: bool, legacy_binary: bool, wanted: Prefilter, limit: int):
         except OSError as exc:
             return Seen(0, None, exc.strerror)
         lowered = data.lower()
-        count = _grep.count_bytes(data, utf8, legacy_binary, lowered)
-        keep = entry.rel.endswith(".py") and wanted.wants(data, lowered)
-        return Seen(count, data if keep else None)
+        if not entry.rel.endswith(".py"):
+            return Seen(_grep.count_bytes(data, utf8, legacy_binary, lowered), None)
+        # The gates' passes spare the count's own in most files.
+        gates = wanted.gates_in(lowered)
+        countable = not inside or any(g in gates for g in inside)
+        count = _grep.count_bytes(data, utf8, legacy_binary, lowered) if countable else 0
+        return Seen(count, data if wanted.wants(data, lowered, gates) else None)
 
     return look
