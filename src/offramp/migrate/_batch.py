@@ -64,12 +64,13 @@ def analysed(cache: Cache | None) -> Callable[[bytes], bytes]:
         cache.open()  # here, before the workers fork: once per run
 
     def analysis(data: bytes) -> bytes:
-        blob = blob_id(data) if cache is not None else ""
-        payload = cache.payload(blob) if cache is not None else None
+        if cache is None:
+            return _analyze_job(data)
+        blob = blob_id(data)
+        payload = cache.payload(blob)
         if payload is None:
             payload = _analyze_job(data)
-            if cache is not None:
-                cache.put(blob, "", payload)
+            cache.put(blob, "", payload)
         return payload
 
     return analysis

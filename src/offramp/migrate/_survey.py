@@ -6,8 +6,8 @@ few that matter, so it is split too: forked children (``_forked``) pull
 the files a few at a time, analyse the ones they keep as soon as they
 have read them, and send back the counts, the kept bytes and the
 analyses.  Reading is bound by memory and analysing by the processor, so
-doing both side by side beats one phase after the other (nova's cold
-scan: 240 to 200 ms).
+doing both side by side beats one phase after the other (a cold scan of
+nova, in alternating runs: 342 to 306 ms).
 """
 
 from __future__ import annotations
