@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
+import os
 import sys
 
 from offramp._cli import _output
 
 
 def subcommands() -> list[str]:
-    """The subcommands' names: this package's public modules."""
-    return sorted(info.name for info in pkgutil.iter_modules(__path__)
-                  if not info.name.startswith("_"))
+    """The subcommands' names: this package's public modules (read from
+    the directory: pkgutil would import inspect, a slow start-up's worth)."""
+    return sorted(name[:-3] for name in os.listdir(__path__[0])
+                  if name.endswith(".py") and not name.startswith("_"))
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from offramp.migrate._facts import MAX_PARSE_BYTES, FileFacts, parse, tree_facts
@@ -33,8 +33,7 @@ _ROOTS = ("eventlet", "greenlet")
 _LOADERS = IMPORT_CALLS | {"try_import"}
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     line: int
     col: int  # 1-based, as flake8 prints it
     rule: Rule
@@ -47,14 +46,22 @@ class Finding:
         return self.rule.describe(self.name)
 
 
-@dataclass
-class Analysis:
-    findings: list[Finding] = field(default_factory=list)
-    imports: list[tuple[int, int]] = field(default_factory=list)  # eventlet imports
-    error: str | None = None  # why the tree could not be used
-    # Top-level functions that return an eventlet object: name -> the
-    # constructor whose object it is (``_returns``).
-    returns: dict = field(default_factory=dict)
+class Analysis(SimpleNamespace):
+    """What one file holds: ``findings``; ``imports``, the eventlet imports
+    as ``(line, col)``; ``error``, why the tree could not be used; and
+    ``returns``, its top-level functions that return an eventlet object
+    (name -> the constructor whose object it is, see ``_returns``).
+
+    A plain namespace, not a dataclass: the scan's start-up is measured in
+    milliseconds, and the dataclasses module costs some of them.
+    """
+
+    def __init__(self, findings: list[Finding] | None = None,
+                 imports: list[tuple[int, int]] | None = None, error: str | None = None,
+                 returns: dict | None = None) -> None:
+        super().__init__(findings=[] if findings is None else findings,
+                         imports=[] if imports is None else imports, error=error,
+                         returns={} if returns is None else returns)
 
 
 def analyze(source: bytes, module: str = "", wrappers=()) -> Analysis:

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import NamedTuple
 
 from offramp.migrate._facts import MAX_NESTING, key_nesting
 from offramp.migrate._registry import (Edit, Fix, Refusal, call_rules, constructor_rule,
@@ -41,8 +42,7 @@ from offramp.migrate._registry import (Edit, Fix, Refusal, call_rules, construct
 STDLIB_MODULES = frozenset(sys.stdlib_module_names)
 
 
-@dataclass
-class SourceFile:
+class SourceFile(NamedTuple):
     """One file of the run, as the pass sees it."""
 
     path: str  # as shown to the user
@@ -52,13 +52,13 @@ class SourceFile:
     keep_file: bool = False
 
 
-@dataclass
-class Plan:
-    fixes: list = field(default_factory=list)  # Fix
-    refusals: list = field(default_factory=list)  # Refusal
-    # file -> modules to import, import ids to remove
-    add_imports: dict = field(default_factory=lambda: defaultdict(set))
-    remove_imports: dict = field(default_factory=lambda: defaultdict(set))
+class Plan(SimpleNamespace):
+    """``fixes`` (``Fix``) and ``refusals`` (``Refusal``), and per file the
+    modules to import and the import ids to remove."""
+
+    def __init__(self) -> None:
+        super().__init__(fixes=[], refusals=[], add_imports=defaultdict(set),
+                         remove_imports=defaultdict(set))
 
     def edits_by_file(self) -> dict[int, list[Edit]]:
         out = defaultdict(list)

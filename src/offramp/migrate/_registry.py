@@ -26,7 +26,7 @@ fitting text, and :meth:`Rule.refined` makes the rule as it applies there.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from typing import ClassVar, NamedTuple
 
 # What a suggestion points at; the scan table and the docs group by these.
@@ -250,9 +250,11 @@ def _load() -> None:
         return
     from offramp.migrate import _rules
 
-    for info in sorted(pkgutil.iter_modules(_rules.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{_rules.__name__}.{info.name}")
+    # The files themselves: pkgutil.iter_modules imports inspect, which
+    # costs a cold scan's start-up more than the rules do.
+    for name in sorted(os.listdir(_rules.__path__[0])):
+        if name.endswith(".py") and not name.startswith("_"):
+            importlib.import_module(f"{_rules.__name__}.{name[:-3]}")
 
 
 def rules() -> list[Rule]:

@@ -27,7 +27,6 @@ eventlet's own names.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from offramp.migrate._registry import constructor_rule
@@ -182,6 +181,7 @@ def follow(files, analyses: list, cache=None) -> None:
     the rest.  On nova that is 8 files and 20 ms in one process, so it
     runs on every core too.
     """
+    from offramp.migrate._analyze import Analysis
     from offramp.migrate._batch import analyze_files
     from offramp.migrate._walk import ModuleNames
 
@@ -211,7 +211,7 @@ def follow(files, analyses: list, cache=None) -> None:
         added = [f for f in extra.findings if (f.line, f.col, f.rule.kind) not in have]
         if added:
             found = sorted(first.findings + added, key=lambda f: (f.line, f.col))
-            analyses[i] = dataclasses.replace(first, findings=found)
+            analyses[i] = Analysis(found, first.imports, first.error, first.returns)
 
 
 def _may_call(data: bytes, qualname: str) -> bool:

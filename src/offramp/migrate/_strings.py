@@ -15,7 +15,8 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import NamedTuple
 
 # Calls that load a module or object from a dotted name (importlib,
 # oslo.utils.importutils, werkzeug, Django, pkgutil...).
@@ -31,8 +32,7 @@ _PREFIX_RE = re.compile(r"^(?:\{__(?:name|package)__\}|[A-Za-z_])[\w.]*$")
 SELF_NAMES = ("__name__", "__package__")
 
 
-@dataclass(frozen=True)
-class StringRef:
+class StringRef(NamedTuple):
     value: str
     line: int
     # constant | import call | config default | map | import prefix
@@ -42,8 +42,7 @@ class StringRef:
     key: str | None = None  # the dict key of this value
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):
     """``NAME['key']`` or ``NAME.get('key')``: a constant key read from a map."""
 
     map_name: str
@@ -51,11 +50,11 @@ class Lookup:
     line: int
 
 
-@dataclass
-class ModuleStrings:
-    refs: list[StringRef] = field(default_factory=list)
-    lookups: list[Lookup] = field(default_factory=list)
-    error: str | None = None
+class ModuleStrings(SimpleNamespace):
+    """A module's ``refs`` and ``lookups``, or the ``error`` that kept them."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__(refs=[], lookups=[], error=error)
 
 
 def _last_name(node: ast.AST) -> str | None:

@@ -13,15 +13,14 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 VCS_DIRS = (".git", ".hg", ".svn", ".bzr", "CVS")
 DEFAULT_EXCLUDES = ("releasenotes",)
 TEST_DIRS = frozenset({"tests", "test", "functional_tests", "unit_tests"})
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     rel: str  # posix path relative to the walked root
     path: str  # path as reached (through symlinks)
 

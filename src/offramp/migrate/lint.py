@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from offramp.migrate import _walk
 from offramp.migrate._analyze import Analysis
@@ -27,8 +27,7 @@ IMPORT_MESSAGE = "import of eventlet outside the allowlist (--allow)"
 PARSE_CODE = "OFR000"
 
 
-@dataclass(frozen=True, order=True)
-class LintFinding:
+class LintFinding(NamedTuple):
     path: str
     line: int
     col: int  # 1-based
@@ -83,9 +82,9 @@ def lint_paths(roots: Sequence[str], allow: tuple[str, ...] = (), excludes=DEFAU
         data = _walk.read(item[1].path)
         return Seen(0, data if wanted.wants(data) else None)
 
-    picked = []  # (index of root, shown path, allowed, data)
-    for (index, entry, single), seen in zip(entries, survey(entries, look, jobs,
-                                                           analysed(cache))):
+    picked = []  # (index of root, shown path, allowed, data, its analysis if made)
+    seens = survey(entries, look, jobs, analysed(cache))
+    for (index, entry, single), seen in zip(entries, seens):
         if seen.data is None:
             continue
         shown = entry.path if single else os.path.join(roots[index], entry.rel)

@@ -13,7 +13,8 @@ import io
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import NamedTuple
 
 from offramp.migrate import _grep
 from offramp.migrate._analyze import imports_eventlet
@@ -29,8 +30,7 @@ from offramp.migrate._walk import DEFAULT_EXCLUDES, is_test_path, walk
 STREAM_BYTES = 64 * 1024 * 1024
 
 
-@dataclass
-class Usage:
+class Usage(NamedTuple):
     path: str
     line: int
     col: int
@@ -41,17 +41,16 @@ class Usage:
     how: str
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return self._asdict()
 
 
-@dataclass
-class ScanResult:
-    lines: int = 0
-    production: list[str] = field(default_factory=list)
-    test: list[str] = field(default_factory=list)
-    usages: list[Usage] = field(default_factory=list)
-    # Files counted by text only: unparseable, too big, unreadable...
-    warnings: list[str] = field(default_factory=list)
+class ScanResult(SimpleNamespace):
+    """The ``lines`` grep would print; the ``production`` and ``test`` files
+    importing eventlet; the ``usages``; and ``warnings`` on files counted by
+    text only (unparseable, too big, unreadable...)."""
+
+    def __init__(self) -> None:
+        super().__init__(lines=0, production=[], test=[], usages=[], warnings=[])
 
     def as_dict(self) -> dict:
         kinds = Counter(u.kind for u in self.usages)
