@@ -45,7 +45,7 @@ def can_fork() -> bool:
 def _without_cycle_collection():
     """Reading and analysing files makes no reference cycles, only many
     objects: the cycle collector's passes over them and over the inherited
-    heap only cost time (a tenth of an analysis) and copy shared pages."""
+    heap only cost time (about 5% of an analysis) and copy shared pages."""
     enabled = gc.isenabled()
     gc.disable()
     try:
