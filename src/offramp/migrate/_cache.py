@@ -195,7 +195,7 @@ class Cache:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
             try:
                 fd = os.open(tmp, flags, 0o600)
-            except FileNotFoundError:  # the directory went away since _open
+            except FileNotFoundError:  # the directory went away since open()
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 fd = os.open(tmp, flags, 0o600)
             try:
