@@ -204,6 +204,14 @@ assert scan_module.scan(root, utf8=True, jobs=2).as_dict() == alone
 assert lint.lint(root, jobs=2) == linted
 assert len(forks) == 2, forks
 assert here == [0, 0], here  # the workers analysed every file they kept
+# A run that keeps no file opens no cache (it reads no engine source).
+quiet = os.path.join(cache_dir + "-quiet-tree", "pkg")
+os.makedirs(quiet)
+for i in range(3):
+    with open(os.path.join(quiet, f"m{i}.py"), "w") as fh:
+        fh.write("x = 1\\n")
+scan_module.scan(quiet, utf8=True, jobs=2, cache=Cache(cache_dir + "-quiet"))
+assert not os.path.exists(cache_dir + "-quiet"), os.listdir(cache_dir + "-quiet")
 # With a cache: the workers store what they analyse, and read it back.
 cold = scan_module.scan(root, utf8=True, jobs=2, cache=Cache(cache_dir)).as_dict()
 stored = sorted(os.listdir(Cache(cache_dir).base))
@@ -219,7 +227,7 @@ def analysed_again(*args):
 _batch._analyze_job = analysed_again
 assert scan_module.scan(root, utf8=True, jobs=2, cache=warm).as_dict() == alone
 assert lint.lint(root, jobs=2, cache=warm) == linted
-assert here == [0, 0, 0, 0, 0, 0], here
+assert here == [0] * 7, here
 assert any("counted only" in w for w in alone["warnings"]), alone["warnings"]
 print("ok")
 """

@@ -59,9 +59,9 @@ def analyze_files(sources: Sequence[tuple], cache: Cache | None = None,
 def analysed(cache: Cache | None) -> Callable[[bytes], bytes]:
     """A file's analysis as the cache stores it, from the cache where it
     has it: for the worker that read the file (``_survey``), which also
-    stores what it analyses.  :func:`analyses_of` takes its output."""
-    if cache is not None:
-        cache.open()  # here, before the workers fork: once per run
+    stores what it analyses.  :func:`analyses_of` takes its output.  Each
+    worker opens the cache when it first needs it, so a run that keeps no
+    file reads no engine source."""
 
     def analysis(data: bytes) -> bytes:
         if cache is None:
