@@ -67,11 +67,8 @@ def analysed(cache: Cache | None) -> Callable[[bytes], bytes]:
         if cache is None:
             return _analyze_job(data)
         blob = blob_id(data)
-        payload = cache.payload(blob)
-        if payload is None:
-            payload = _analyze_job(data)
-            cache.put(blob, "", payload)
-        return payload
+        stored = cache.payload(blob)
+        return stored if stored is not None else _analyzed_and_stored((data, ""), cache, blob)
 
     return analysis
 
@@ -90,17 +87,20 @@ def _analyze_job(data: bytes, *how) -> bytes:
     return dumps(analyze(data, *how))
 
 
+def _analyzed_and_stored(source: tuple, cache: Cache | None, blob: str | None) -> bytes:
+    """A worker's analysis of ``source``, stored in the cache by the worker."""
+    payload = _analyze_job(*source)
+    if cache is not None:
+        cache.put(blob, entry_key(*source[1:]), payload)
+    return payload
+
+
 def _in_workers(sources: list[tuple], workers: int, cache: Cache | None,
                 blobs: list) -> list[bytes]:
     """Each source analysed in one of ``workers`` processes (see ``_forked``),
     largest first: parse time grows with size.  The worker stores its
     entries in the cache too, so the writes run on every core."""
 
-    def job(i: int) -> bytes:
-        payload = _analyze_job(*sources[i])
-        if cache is not None:
-            cache.put(blobs[i], entry_key(*sources[i][1:]), payload)
-        return payload
-
     largest_first = sorted(range(len(sources)), key=lambda i: -len(sources[i][0]))
-    return fork_pull(job, range(len(sources)), largest_first, workers)
+    return fork_pull(lambda i: _analyzed_and_stored(sources[i], cache, blobs[i]),
+                     range(len(sources)), largest_first, workers)

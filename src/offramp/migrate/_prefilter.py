@@ -38,8 +38,9 @@ class Prefilter:
         """Whether ``data`` holds any needle (``lowered``: ``data.lower()``,
         and ``gates``: :meth:`gates_in`, when the caller has them already)."""
         lowered = data.lower() if lowered is None else lowered
+        gates = self.gates_in(lowered) if gates is None else gates
         for gate, members in self.groups:
-            if gate in lowered if gates is None else gate in gates:
+            if gate in gates:
                 for low, as_written in members:
                     if low in lowered and any(n in data for n in as_written):
                         return True

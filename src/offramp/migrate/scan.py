@@ -81,7 +81,8 @@ def scan(root: str, excludes: tuple[str, ...] = DEFAULT_EXCLUDES, utf8: bool | N
         entries.append(entry)
         marks.append(len(walk_errors))
     look = counting(utf8, legacy_binary, Prefilter(needles()), STREAM_BYTES)
-    picked = []  # (rel, path, data, where its warning goes in result.warnings)
+    # (rel, path, data, where its warning goes in result.warnings, analysis if made)
+    picked = []
     told = 0
     for entry, mark, seen in zip(entries, marks, survey(entries, look, jobs, analysed(cache))):
         result.warnings += walk_errors[told:mark]
